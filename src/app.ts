@@ -9,9 +9,14 @@ import { oauthCors } from "./cors.js";
 import type { Env } from "./env.js";
 import { OAuthError, toOAuthError } from "./errors.js";
 import { NO_STORE } from "./http.js";
+import { authorizationRoutes } from "./authorization/routes.js";
+import { developmentIdentity } from "./identity/development.js";
+import { introspectionRoutes } from "./introspection/routes.js";
 import { jwksRoutes } from "./jwks.js";
 import { issuerPath, metadataRoutes } from "./metadata/routes.js";
 import { registrationRoutes } from "./registration/routes.js";
+import { revocationRoutes } from "./revocation/routes.js";
+import { tokenRoutes } from "./token/routes.js";
 
 export interface AppOptions {
   /** Current time in whole seconds since the epoch. Tests pass their own clock. */
@@ -53,6 +58,7 @@ function buildApp(config: Config, now: () => number): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
   const base = issuerPath(config);
   const cors = oauthCors(config);
+  const identity = developmentIdentity(base);
 
   app.use(requestId());
   app.use(logFailures);
@@ -90,6 +96,11 @@ function buildApp(config: Config, now: () => number): Hono<AppEnv> {
   app.route("/", metadataRoutes(config));
   app.route(base || "/", jwksRoutes());
   app.route(base || "/", registrationRoutes());
+  app.route(base || "/", authorizationRoutes(identity, base));
+  app.route(base || "/", identity.routes());
+  app.route(base || "/", tokenRoutes());
+  app.route(base || "/", revocationRoutes());
+  app.route(base || "/", introspectionRoutes());
 
   app.notFound((c) => errorResponse(c, new OAuthError("not_found", `No endpoint at ${c.req.path}.`)));
   app.onError((error, c) => errorResponse(c, toOAuthError(error)));

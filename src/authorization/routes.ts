@@ -1,0 +1,100 @@
+import { Hono } from "hono";
+import type { AppContext, AppEnv } from "../context.js";
+import { OAuthError, toOAuthError } from "../errors.js";
+import { readForm, singleValues } from "../http.js";
+import type { IdentityProvider } from "../identity/provider.js";
+import { checkCsrfToken, currentSession } from "../session.js";
+import { findUser } from "../users.js";
+import { issueCode } from "./codes.js";
+import { consentPage, errorPage } from "./pages.js";
+import { type AuthorizationRequest, redirectToClient, resolveClient, validateAuthorizationRequest } from "./request.js";
+
+/** Parameters of the consent form that are not part of the authorization request. */
+const FORM_FIELDS = ["csrf_token", "decision"];
+
+type Checked = { request: AuthorizationRequest } | { response: Response | Promise<Response> };
+
+/** Validates the request, turning each error into a page or a redirect as RFC 6749 §4.1.2.1 requires. */
+async function checkRequest(c: AppContext, params: Map<string, string>): Promise<Checked> {
+  let resolved;
+  try {
+    resolved = await resolveClient(c, params);
+  } catch (error) {
+    if (!(error instanceof OAuthError)) throw error;
+    return { response: errorPage(c, error) };
+  }
+
+  try {
+    return { request: validateAuthorizationRequest(c, resolved.client, resolved.target, params) };
+  } catch (error) {
+    const oauthError = toOAuthError(error);
+    c.set("error", oauthError);
+    return {
+      response: redirectToClient(c, resolved.target, { error: oauthError.code, error_description: oauthError.description }),
+    };
+  }
+}
+
+/** Routes of the authorization endpoint (RFC 6749 §3.1) and its consent form. */
+export function authorizationRoutes(identity: IdentityProvider, basePath: string): Hono<AppEnv> {
+  const action = `${basePath}/authorize`;
+
+  async function show(c: AppContext) {
+    let params: Map<string, string>;
+    try {
+      params = singleValues(new URL(c.req.url).searchParams);
+    } catch (error) {
+      return errorPage(c, toOAuthError(error));
+    }
+
+    const checked = await checkRequest(c, params);
+    if ("response" in checked) return checked.response;
+
+    const session = await currentSession(c);
+    const user = session && (await findUser(c.env.DB, session.userId));
+    if (!session || !user) return identity.startSignIn(c, params);
+
+    return consentPage(c, checked.request, params, session.csrfToken, user.name ?? user.subject, action);
+  }
+
+  async function decide(c: AppContext) {
+    let params: Map<string, string>;
+    try {
+      params = await readForm(c);
+    } catch (error) {
+      return errorPage(c, toOAuthError(error));
+    }
+    const csrfToken = params.get("csrf_token");
+    const decision = params.get("decision");
+    for (const field of FORM_FIELDS) params.delete(field);
+
+    const checked = await checkRequest(c, params);
+    if ("response" in checked) return checked.response;
+    const { request } = checked;
+
+    const session = await currentSession(c);
+    if (!session) return identity.startSignIn(c, params);
+    // The form is only valid with the token of the session that rendered it, so another site
+    // cannot post an approval on the user's behalf.
+    if (!(await checkCsrfToken(session, csrfToken))) {
+      return errorPage(
+        c,
+        new OAuthError("invalid_request", "The consent form is invalid or expired. Start the sign-in again from the application.", {
+          status: 403,
+          cause: csrfToken ? "CSRF token mismatch" : "CSRF token missing",
+        }),
+      );
+    }
+
+    if (decision !== "approve") {
+      const error = new OAuthError("access_denied", "The user denied the request.");
+      c.set("error", error);
+      return redirectToClient(c, request, { error: error.code, error_description: error.description });
+    }
+
+    const code = await issueCode(c, request, session.userId);
+    return redirectToClient(c, request, { code });
+  }
+
+  return new Hono<AppEnv>().get("/authorize", show).post("/authorize", decide);
+}

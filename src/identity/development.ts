@@ -1,0 +1,39 @@
+import { Hono } from "hono";
+import { errorPage, signInPage } from "../authorization/pages.js";
+import type { AppContext, AppEnv } from "../context.js";
+import { OAuthError } from "../errors.js";
+import { readForm } from "../http.js";
+import { startSession } from "../session.js";
+import { upsertUser } from "../users.js";
+import type { IdentityProvider } from "./provider.js";
+
+/** The `issuer` of users created by development sign-in. */
+export const DEVELOPMENT_ISSUER = "development";
+
+/**
+ * Signs anyone in by the user name they type, with no password. Configuration allows it only
+ * with a loopback issuer, for local development and tests.
+ */
+export function developmentIdentity(basePath: string): IdentityProvider {
+  const action = `${basePath}/authorize/sign-in`;
+
+  async function signIn(c: AppContext) {
+    const params = await readForm(c);
+    const username = params.get("username")?.trim() ?? "";
+    params.delete("username");
+    if (username.length === 0 || username.length > 100) {
+      return errorPage(c, new OAuthError("invalid_request", '"username" must be 1 to 100 characters.'));
+    }
+
+    const now = c.var.now();
+    const user = await upsertUser(c.env.DB, { issuer: DEVELOPMENT_ISSUER, subject: username, name: username }, now);
+    await startSession(c, user.id);
+
+    return c.redirect(`${basePath}/authorize?${new URLSearchParams([...params])}`, 303);
+  }
+
+  return {
+    startSignIn: (c, params) => signInPage(c, action, params),
+    routes: () => new Hono<AppEnv>().post("/authorize/sign-in", signIn),
+  };
+}

@@ -1,0 +1,14 @@
+import type { Hono } from "hono";
+import type { AppContext, AppEnv } from "../context.js";
+
+/**
+ * How users sign in at this server. The authorization endpoint calls `startSignIn` when the
+ * browser has no session; the provider ends by starting a session (session.ts) and sending the
+ * browser back to the authorization endpoint with the same parameters.
+ */
+export interface IdentityProvider {
+  /** Starts sign-in for an authorization request, with a page or a redirect to an upstream provider. */
+  startSignIn(c: AppContext, params: Map<string, string>): Response | Promise<Response>;
+  /** Routes the provider needs under the issuer path, such as a form post or an upstream callback. */
+  routes(): Hono<AppEnv>;
+}

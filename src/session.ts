@@ -1,0 +1,57 @@
+import { deleteCookie, getCookie, setCookie } from "hono/cookie";
+import type { AppContext } from "./context.js";
+import { matchesHash, randomToken, sha256 } from "./crypto.js";
+
+/** A signed-in browser session at this server, used by the authorization endpoint only. */
+export interface Session {
+  userId: string;
+  /** Token that the consent form must echo; bound to this session. */
+  csrfToken: string;
+}
+
+/**
+ * The `__Host-` prefix pins the cookie to this host and path "/" and requires `Secure`. Browsers
+ * accept `Secure` cookies from http://localhost and http://127.0.0.1 (both are secure contexts),
+ * so the same cookie works in loopback development.
+ */
+const COOKIE = "__Host-session";
+
+/** Starts a session for a user and sets its cookie; the cookie value is stored only as a hash. */
+export async function startSession(c: AppContext, userId: string): Promise<Session> {
+  const id = randomToken();
+  const csrfToken = randomToken();
+  const now = c.var.now();
+  const ttl = c.var.config.SESSION_TTL;
+
+  await c.env.DB.prepare("INSERT INTO sessions (id_hash, user_id, csrf_token, created_at, expires_at) VALUES (?, ?, ?, ?, ?)")
+    .bind(await sha256(id), userId, csrfToken, now, now + ttl)
+    .run();
+
+  setCookie(c, COOKIE, id, { path: "/", secure: true, httpOnly: true, sameSite: "Lax", maxAge: ttl });
+  return { userId, csrfToken };
+}
+
+/** Returns the session named by the request's cookie, or `undefined` when there is none or it expired. */
+export async function currentSession(c: AppContext): Promise<Session | undefined> {
+  const id = getCookie(c, COOKIE);
+  if (!id) return undefined;
+
+  const row = await c.env.DB.prepare("SELECT user_id, csrf_token, expires_at FROM sessions WHERE id_hash = ?")
+    .bind(await sha256(id))
+    .first<{ user_id: string; csrf_token: string; expires_at: number }>();
+  if (!row || row.expires_at <= c.var.now()) return undefined;
+  return { userId: row.user_id, csrfToken: row.csrf_token };
+}
+
+/** Checks a submitted CSRF token against the session's in constant time. */
+export async function checkCsrfToken(session: Session, submitted: string | undefined): Promise<boolean> {
+  if (!submitted) return false;
+  return matchesHash(submitted, await sha256(session.csrfToken));
+}
+
+/** Ends the session named by the request's cookie. */
+export async function endSession(c: AppContext): Promise<void> {
+  const id = getCookie(c, COOKIE);
+  if (id) await c.env.DB.prepare("DELETE FROM sessions WHERE id_hash = ?").bind(await sha256(id)).run();
+  deleteCookie(c, COOKIE, { path: "/", secure: true });
+}
