@@ -15,6 +15,8 @@ import { introspectionRoutes } from "./introspection/routes.js";
 import { jwksRoutes } from "./jwks.js";
 import { issuerPath, metadataRoutes } from "./metadata/routes.js";
 import { registrationRoutes } from "./registration/routes.js";
+import { resourceMetadataRoutes } from "./resource/metadata.js";
+import { mcpRoutes } from "./resource/proxy.js";
 import { revocationRoutes } from "./revocation/routes.js";
 import { tokenRoutes } from "./token/routes.js";
 
@@ -68,8 +70,12 @@ function buildApp(config: Config, now: () => number): Hono<AppEnv> {
     await next();
   });
   // The authorization endpoint is a top-level navigation carrying the user's session cookie, so it
-  // stays closed to cross-origin reads. Every other route is an API that browser clients call.
-  app.use((c, next) => (c.req.path.startsWith(`${base}/authorize`) ? next() : cors(c, next)));
+  // stays closed to cross-origin reads. MCP endpoints have CORS of their own (resource/proxy.ts).
+  // Every other route is an API that browser clients call.
+  const issuerOrigin = new URL(config.ISSUER).origin;
+  const mcpResources = config.RESOURCES.filter((resource) => new URL(resource).origin === issuerOrigin);
+  const mcpPaths = new Set(mcpResources.map((resource) => new URL(resource).pathname));
+  app.use((c, next) => (c.req.path.startsWith(`${base}/authorize`) || mcpPaths.has(c.req.path) ? next() : cors(c, next)));
   app.use(
     methodNotAllowed({
       app,
@@ -94,6 +100,8 @@ function buildApp(config: Config, now: () => number): Hono<AppEnv> {
   );
 
   app.route("/", metadataRoutes(config));
+  app.route("/", resourceMetadataRoutes(config));
+  for (const resource of mcpResources) app.route("/", mcpRoutes(config, resource));
   app.route(base || "/", jwksRoutes());
   app.route(base || "/", registrationRoutes());
   app.route(base || "/", authorizationRoutes(identity, base));

@@ -34,6 +34,9 @@ const configSchema = z
     MAX_REDIRECT_URIS: z._default(z.int().check(z.minimum(1), z.maximum(100)), 20),
     IDENTITY_PROVIDER: z._default(z.enum(["development"]), "development"),
     SIGNING_KEYS: z.optional(z.string().check(z.minLength(1))),
+    MCP_UPSTREAM_URL: z.optional(urlString),
+    MCP_ALLOWED_ORIGINS: z._default(z.array(z.string()), ["http://localhost:*", "http://127.0.0.1:*", "http://[::1]:*"]),
+    MCP_REQUIRED_SCOPES: z._default(z.array(z.string()), []),
   })
   .check(
     z.refine((config) => !(config.CORS_ALLOW_CREDENTIALS && config.CORS_ALLOWED_ORIGINS.includes("*")), {

@@ -21,6 +21,8 @@ export interface AccessTokenGrant {
   userId: string;
   scope: string;
   resource: string;
+  /** The user's display name, sent as the `name` claim so MCP servers can greet the user. */
+  name?: string;
 }
 
 /**
@@ -28,7 +30,7 @@ export interface AccessTokenGrant {
  * and revocation find the grant without storing a row per access token.
  */
 export async function signAccessToken(config: Config, keys: SigningKeys, grant: AccessTokenGrant, now: number): Promise<string> {
-  return new SignJWT({ client_id: grant.clientId, scope: grant.scope })
+  return new SignJWT({ client_id: grant.clientId, scope: grant.scope, ...(grant.name ? { name: grant.name } : {}) })
     .setProtectedHeader({ alg: SIGNING_ALGORITHM, typ: "at+jwt", kid: keys.kid })
     .setIssuer(config.ISSUER)
     .setSubject(grant.userId)
@@ -46,6 +48,16 @@ export function grantIdOf(claims: AccessTokenClaims): string {
 
 const keySets = new WeakMap<SigningKeys, ReturnType<typeof createLocalJWKSet>>();
 
+/** Returns a jose key set of the published keys, built once per loaded `SigningKeys`. */
+export function keySetOf(keys: SigningKeys): ReturnType<typeof createLocalJWKSet> {
+  let keySet = keySets.get(keys);
+  if (!keySet) {
+    keySet = createLocalJWKSet(keys.jwks);
+    keySets.set(keys, keySet);
+  }
+  return keySet;
+}
+
 /**
  * Verifies an access token issued by this server: signature, `typ`, issuer and expiry.
  * @returns the claims, or `undefined` for any token that does not verify
@@ -56,13 +68,8 @@ export async function verifyAccessToken(
   token: string,
   now: number,
 ): Promise<AccessTokenClaims | undefined> {
-  let keySet = keySets.get(keys);
-  if (!keySet) {
-    keySet = createLocalJWKSet(keys.jwks);
-    keySets.set(keys, keySet);
-  }
   try {
-    const { payload } = await jwtVerify(token, keySet, {
+    const { payload } = await jwtVerify(token, keySetOf(keys), {
       issuer: config.ISSUER,
       typ: "at+jwt",
       algorithms: [SIGNING_ALGORITHM],

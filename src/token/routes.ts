@@ -8,6 +8,7 @@ import { OAuthError } from "../errors.js";
 import { findRefreshToken, redeemCode, revokeGrant, rotateRefreshToken } from "../grants.js";
 import { NO_STORE, readForm } from "../http.js";
 import { loadSigningKeys } from "../keys.js";
+import { findUser } from "../users.js";
 import { type AccessTokenGrant, signAccessToken } from "./access-token.js";
 
 /**
@@ -36,7 +37,9 @@ const CODE_VERIFIER = /^[A-Za-z0-9\-._~]{43,128}$/;
 async function tokenResponse(c: AppContext, grant: AccessTokenGrant, refreshToken: string | undefined) {
   const { config } = c.var;
   const keys = await loadSigningKeys(c.env, config, c.var.now());
-  const accessToken = await signAccessToken(config, keys, grant, c.var.now());
+  const user = await findUser(c.env.DB, grant.userId);
+  const name = user?.name;
+  const accessToken = await signAccessToken(config, keys, name ? { ...grant, name } : grant, c.var.now());
   return c.json(
     {
       access_token: accessToken,
