@@ -59,14 +59,22 @@ export async function insertClient(db: D1Database, client: Client, now: number):
     .run();
 }
 
-/** Replaces a client's metadata and secret (RFC 7592 §2.2). */
+/** Replaces a client's metadata, secret and registration access token (RFC 7592 §2.2). */
 export async function updateClient(db: D1Database, client: Client, now: number): Promise<void> {
   await db
     .prepare(
-      `UPDATE clients SET client_secret_hash = ?, client_secret_expires_at = ?, metadata = ?, updated_at = ?
+      `UPDATE clients SET client_secret_hash = ?, client_secret_expires_at = ?, registration_access_token_hash = ?,
+         metadata = ?, updated_at = ?
        WHERE client_id = ?`,
     )
-    .bind(client.client_secret_hash ?? null, client.client_secret_expires_at, JSON.stringify(client.metadata), now, client.client_id)
+    .bind(
+      client.client_secret_hash ?? null,
+      client.client_secret_expires_at,
+      client.registration_access_token_hash,
+      JSON.stringify(client.metadata),
+      now,
+      client.client_id,
+    )
     .run();
 }
 

@@ -4,8 +4,31 @@ import { isLoopbackHost } from "./redirect-uri.js";
 const seconds = (fallback: number, min = 1) => z._default(z.int().check(z.minimum(min)), fallback);
 
 const urlString = z.string().check(
-  z.refine((value) => URL.canParse(value), { message: "must be an absolute URL" }),
+  // abort: zod/mini runs later checks after a failed one, and they call new URL().
+  z.refine((value) => URL.canParse(value), { message: "must be an absolute URL", abort: true }),
 );
+
+/** Checks the shape of the SIGNING_KEYS secret; keys.ts imports the keys themselves. */
+function signingKeysValid(value: string): boolean {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(value);
+  } catch {
+    return false;
+  }
+  return (
+    Array.isArray(parsed) &&
+    parsed.length > 0 &&
+    parsed.every(
+      (jwk) =>
+        typeof jwk === "object" &&
+        jwk !== null &&
+        jwk.kty === "EC" &&
+        jwk.crv === "P-256" &&
+        ["x", "y", "d"].every((member) => typeof jwk[member] === "string"),
+    )
+  );
+}
 
 const configSchema = z
   .object({
@@ -33,7 +56,13 @@ const configSchema = z
     MAX_REQUEST_BYTES: z._default(z.int().check(z.minimum(1024), z.maximum(1024 * 1024)), 16 * 1024),
     MAX_REDIRECT_URIS: z._default(z.int().check(z.minimum(1), z.maximum(100)), 20),
     IDENTITY_PROVIDER: z._default(z.enum(["development"]), "development"),
-    SIGNING_KEYS: z.optional(z.string().check(z.minLength(1))),
+    SIGNING_KEYS: z.optional(
+      z.string().check(
+        z.refine(signingKeysValid, {
+          message: 'must be a JSON array of private EC P-256 JWKs ({"kty":"EC","crv":"P-256","x","y","d"}), newest first',
+        }),
+      ),
+    ),
     MCP_UPSTREAM_URL: z.optional(urlString),
     MCP_ALLOWED_ORIGINS: z._default(z.array(z.string()), ["http://localhost:*", "http://127.0.0.1:*", "http://[::1]:*"]),
     MCP_REQUIRED_SCOPES: z._default(z.array(z.string()), []),

@@ -24,26 +24,13 @@ async function importKeys(privateJwks: JWK[]): Promise<SigningKeys> {
     if (jwk.kty !== "EC" || jwk.crv !== "P-256" || typeof jwk.d !== "string") {
       throw new ConfigError(`Invalid Worker configuration: "SIGNING_KEYS[${index}]" must be a private EC P-256 JWK for ES256`);
     }
+    // Configuration checked the shape; importing here also rejects a point that is not on the curve.
     // RFC 7638 thumbprint as kid, so the same key always has the same id.
     keys.push(publicJwk(jwk, await calculateJwkThumbprint(jwk)));
   }
 
   const privateKey = (await importJWK({ ...privateJwks[0]!, alg: SIGNING_ALGORITHM }, SIGNING_ALGORITHM)) as CryptoKey;
   return { kid: keys[0]!.kid!, privateKey, jwks: { keys } };
-}
-
-function parseConfiguredKeys(value: string): JWK[] {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(value);
-  } catch {
-    throw new ConfigError('Invalid Worker configuration: "SIGNING_KEYS" must be a JSON array of private JWKs');
-  }
-  const list = Array.isArray(parsed) ? parsed : (parsed as { keys?: unknown })?.keys;
-  if (!Array.isArray(list) || list.length === 0 || !list.every((key) => typeof key === "object" && key !== null)) {
-    throw new ConfigError('Invalid Worker configuration: "SIGNING_KEYS" must be a non-empty JSON array of private JWKs');
-  }
-  return list as JWK[];
 }
 
 /**
@@ -71,7 +58,7 @@ export function loadSigningKeys(env: Env, config: Config, now: number): Promise<
   const cacheKey = config.SIGNING_KEYS ?? "development";
   let keys = loaded.get(cacheKey);
   if (!keys) {
-    keys = config.SIGNING_KEYS ? importKeys(parseConfiguredKeys(config.SIGNING_KEYS)) : developmentKeys(env.DB, now);
+    keys = config.SIGNING_KEYS ? importKeys(JSON.parse(config.SIGNING_KEYS) as JWK[]) : developmentKeys(env.DB, now);
     // A failed load is not cached, so a transient D1 error does not stick.
     keys.catch(() => loaded.delete(cacheKey));
     loaded.set(cacheKey, keys);

@@ -28,7 +28,9 @@ export interface ClientMetadata {
 
 const MAX_STRING = 2000;
 
-const text = z.string({ error: "must be a string" }).check(z.maxLength(MAX_STRING, `must be at most ${MAX_STRING} characters`));
+const text = z
+  .string({ error: "must be a string" })
+  .check(z.minLength(1, "must not be empty"), z.maxLength(MAX_STRING, `must be at most ${MAX_STRING} characters`));
 
 const httpsUrl = text.check(
   z.refine((value) => URL.canParse(value) && new URL(value).protocol === "https:", { message: "must be an https URL" }),
@@ -84,7 +86,7 @@ function buildSchema(config: Config) {
           }),
         ),
       ),
-      client_name: z.optional(text.check(z.minLength(1, "must not be empty"))),
+      client_name: z.optional(text),
       client_uri: z.optional(httpsUrl),
       logo_uri: z.optional(httpsUrl),
       tos_uri: z.optional(httpsUrl),

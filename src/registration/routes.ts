@@ -86,9 +86,22 @@ async function authenticate(c: AppContext): Promise<Client> {
   return client;
 }
 
+/**
+ * RFC 7592 §3 requires `registration_access_token` in every client information response, and only
+ * its hash is stored, so each read and update rotates it (§2.1 and §2.2 allow this); the client
+ * must use the new one.
+ */
+async function rotateRegistrationAccessToken(client: Client): Promise<string> {
+  const token = randomToken();
+  client.registration_access_token_hash = await sha256(token);
+  return token;
+}
+
 async function read(c: AppContext) {
   const client = await authenticate(c);
-  return c.json(clientInformation(c, client, {}), 200, NO_STORE);
+  const token = await rotateRegistrationAccessToken(client);
+  await updateClient(c.env.DB, client, c.var.now());
+  return c.json(clientInformation(c, client, { registration_access_token: token }), 200, NO_STORE);
 }
 
 /** RFC 7592 §2.2: replaces the client's metadata; fields left out return to their defaults. */
@@ -109,7 +122,7 @@ async function update(c: AppContext) {
 
   const metadata: ClientMetadata = parseClientMetadata(c.var.config, body);
   const updated: Client = { ...client, metadata };
-  const secrets: IssuedSecrets = {};
+  const secrets: IssuedSecrets = { registration_access_token: await rotateRegistrationAccessToken(updated) };
   if (metadata.token_endpoint_auth_method === "none") {
     delete updated.client_secret_hash;
     updated.client_secret_expires_at = 0;

@@ -66,20 +66,21 @@ async function forward(c: AppContext): Promise<Response> {
   headers.set(IDENTITY_HEADERS.scope, identity.scopes.join(" "));
   if (identity.name) headers.set(IDENTITY_HEADERS.name, encodeURIComponent(identity.name));
 
+  // A configured URL wins, so an operator can point /mcp elsewhere without editing the binding.
   let target: URL;
   let send: (request: Request) => Promise<Response>;
   const binding = c.env.MCP_SERVER as Fetcher | undefined;
-  if (binding) {
-    target = new URL(incoming.pathname + incoming.search, "https://mcp-server.internal");
-    send = (request) => binding.fetch(request);
-  } else if (config.MCP_UPSTREAM_URL) {
+  if (config.MCP_UPSTREAM_URL) {
     target = new URL(config.MCP_UPSTREAM_URL);
     target.search = incoming.search;
     headers.set(IDENTITY_HEADERS.assertion, await signAssertion(c, identity, target.origin));
     send = (request) => fetch(request);
+  } else if (binding) {
+    target = new URL(incoming.pathname + incoming.search, "https://mcp-server.internal");
+    send = (request) => binding.fetch(request);
   } else {
     throw new OAuthError("server_error", "No MCP server is configured.", {
-      cause: 'set the service binding "MCP_SERVER" or the variable "MCP_UPSTREAM_URL"',
+      cause: 'set the variable "MCP_UPSTREAM_URL" or the service binding "MCP_SERVER"',
     });
   }
 
