@@ -43,12 +43,17 @@ export async function readForm(c: AppContext): Promise<Map<string, string>> {
   return singleValues(new URLSearchParams(body));
 }
 
-/** Converts query or form parameters to a map, rejecting any parameter given more than once. */
+/**
+ * Converts query or form parameters to a map, rejecting any parameter given more than once.
+ * RFC 6749 §3.1: "Parameters sent without a value MUST be treated as if they were omitted".
+ */
 export function singleValues(params: URLSearchParams): Map<string, string> {
+  const seen = new Set<string>();
   const values = new Map<string, string>();
   for (const [name, value] of params) {
-    if (values.has(name)) throw new OAuthError("invalid_request", `"${name}" must not be repeated.`);
-    values.set(name, value);
+    if (seen.has(name)) throw new OAuthError("invalid_request", `"${name}" must not be repeated.`);
+    seen.add(name);
+    if (value !== "") values.set(name, value);
   }
   return values;
 }

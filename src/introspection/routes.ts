@@ -7,7 +7,9 @@ import { findToken } from "../token/lookup.js";
 
 /**
  * RFC 7662 §2: tells a confidential client or resource server whether a token is active and what
- * it grants. Public clients are rejected, because anyone can claim their client_id.
+ * it grants. Public clients are rejected, because anyone can claim their client_id. Registration
+ * is open, so a client sees only its own tokens as active, unless its client_id is listed in
+ * `INTROSPECTION_CLIENT_IDS`, the resource servers allowed to introspect any token (§2.1 and §4).
  */
 async function introspect(c: AppContext) {
   const form = await readForm(c);
@@ -22,6 +24,8 @@ async function introspect(c: AppContext) {
   const found = await findToken(c, token, form.get("token_type_hint"));
   const inactive = () => c.json({ active: false }, 200, NO_STORE);
   if (!found || found.grant.revoked_at !== null) return inactive();
+  const mayIntrospect = found.grant.client_id === client.client_id || c.var.config.INTROSPECTION_CLIENT_IDS.includes(client.client_id);
+  if (!mayIntrospect) return inactive();
 
   if (found.type === "access_token") {
     const { claims } = found;

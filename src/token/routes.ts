@@ -87,6 +87,12 @@ async function authorizationCodeGrant(c: AppContext, client: Client, form: Map<s
     throw invalidGrant("PKCE verification failed");
   }
 
+  // RFC 8707 §2.2: a token request may name the resource again, but not another one.
+  const resource = form.get("resource");
+  if (resource !== undefined && resource !== record.resource) {
+    throw new OAuthError("invalid_target", `"resource" must be the resource of the original grant: ${record.resource}`);
+  }
+
   const grant = { clientId: client.client_id, userId: record.user_id, scope: record.scope, resource: record.resource };
   const issueRefreshToken = client.metadata.grant_types.includes("refresh_token");
   const redemption = await redeemCode(c.env.DB, codeHash, grant, {
