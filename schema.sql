@@ -63,3 +63,22 @@ CREATE TABLE IF NOT EXISTS users (
   updated_at INTEGER NOT NULL,
   UNIQUE (issuer, subject)
 );
+
+CREATE TABLE IF NOT EXISTS consents (
+  user_id TEXT NOT NULL,
+  client_id TEXT NOT NULL,
+  scope TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  PRIMARY KEY (user_id, client_id)
+);
+
+CREATE TABLE IF NOT EXISTS upstream_transactions (
+  state_hash TEXT PRIMARY KEY,
+  browser_hash TEXT NOT NULL,
+  nonce TEXT NOT NULL,
+  code_verifier TEXT NOT NULL,
+  params TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  expires_at INTEGER NOT NULL,
+  used_at INTEGER
+);

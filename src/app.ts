@@ -11,6 +11,7 @@ import { OAuthError, toOAuthError } from "./errors.js";
 import { NO_STORE } from "./http.js";
 import { authorizationRoutes } from "./authorization/routes.js";
 import { developmentIdentity } from "./identity/development.js";
+import { oidcIdentity } from "./identity/oidc.js";
 import { introspectionRoutes } from "./introspection/routes.js";
 import { jwksRoutes } from "./jwks.js";
 import { issuerPath, metadataRoutes } from "./metadata/routes.js";
@@ -60,7 +61,7 @@ function buildApp(config: Config, now: () => number): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
   const base = issuerPath(config);
   const cors = oauthCors(config);
-  const identity = developmentIdentity(base);
+  const identity = config.IDENTITY_PROVIDER === "oidc" ? oidcIdentity(config, base) : developmentIdentity(base);
 
   app.use(requestId());
   app.use(logFailures);

@@ -83,6 +83,7 @@ export async function deleteClient(db: D1Database, clientId: string): Promise<vo
   await db.batch([
     db.prepare("DELETE FROM refresh_tokens WHERE grant_id IN (SELECT id FROM grants WHERE client_id = ?)").bind(clientId),
     db.prepare("DELETE FROM grants WHERE client_id = ?").bind(clientId),
+    db.prepare("DELETE FROM consents WHERE client_id = ?").bind(clientId),
     db.prepare("DELETE FROM clients WHERE client_id = ?").bind(clientId),
   ]);
 }

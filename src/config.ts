@@ -30,6 +30,11 @@ function signingKeysValid(value: string): boolean {
   );
 }
 
+/** True when ISSUER is a loopback URL; false for an invalid one, which its own check reports. */
+function loopbackIssuer(issuer: string): boolean {
+  return URL.canParse(issuer) && isLoopbackHost(new URL(issuer).hostname);
+}
+
 const configSchema = z
   .object({
     ISSUER: urlString.check(
@@ -55,7 +60,27 @@ const configSchema = z
     CORS_ALLOW_CREDENTIALS: z._default(z.boolean(), false),
     MAX_REQUEST_BYTES: z._default(z.int().check(z.minimum(1024), z.maximum(1024 * 1024)), 16 * 1024),
     MAX_REDIRECT_URIS: z._default(z.int().check(z.minimum(1), z.maximum(100)), 20),
-    IDENTITY_PROVIDER: z._default(z.enum(["development"]), "development"),
+    IDENTITY_PROVIDER: z._default(z.enum(["development", "oidc"]), "development"),
+    OIDC_ISSUER: z.optional(
+      urlString.check(
+        z.refine((value) => new URL(value).protocol === "https:" || isLoopbackHost(new URL(value).hostname), {
+          message: "must use https unless the host is loopback",
+        }),
+      ),
+    ),
+    OIDC_CLIENT_ID: z.optional(z.string().check(z.minLength(1))),
+    OIDC_CLIENT_SECRET: z.optional(z.string().check(z.minLength(1))),
+    OIDC_SCOPES: z._default(z.array(z.string()).check(z.refine((scopes) => scopes.includes("openid"), { message: 'must include "openid"' })), [
+      "openid",
+      "profile",
+      "email",
+    ]),
+    OIDC_ALLOWED_EMAIL_DOMAINS: z._default(z.array(z.string().check(z.minLength(1))), []),
+    OIDC_ALLOWED_SUBJECTS: z._default(z.array(z.string().check(z.minLength(1))), []),
+    OIDC_ID_TOKEN_ALGORITHMS: z._default(
+      z.array(z.enum(["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"])).check(z.minLength(1)),
+      ["RS256", "ES256"],
+    ),
     SIGNING_KEYS: z.optional(
       z.string().check(
         z.refine(signingKeysValid, {
@@ -66,6 +91,7 @@ const configSchema = z
     MCP_UPSTREAM_URL: z.optional(urlString),
     MCP_ALLOWED_ORIGINS: z._default(z.array(z.string()), ["http://localhost:*", "http://127.0.0.1:*", "http://[::1]:*"]),
     MCP_REQUIRED_SCOPES: z._default(z.array(z.string()), []),
+    INTROSPECTION_CLIENT_IDS: z._default(z.array(z.string()), []),
   })
   .check(
     z.refine((config) => !(config.CORS_ALLOW_CREDENTIALS && config.CORS_ALLOWED_ORIGINS.includes("*")), {
@@ -76,11 +102,23 @@ const configSchema = z
       (config) => config.DEFAULT_SCOPE === undefined || config.DEFAULT_SCOPE.split(" ").every((scope) => config.SCOPES_SUPPORTED.includes(scope)),
       { message: 'must list only scopes from "SCOPES_SUPPORTED"', path: ["DEFAULT_SCOPE"] },
     ),
-    z.refine((config) => config.IDENTITY_PROVIDER !== "development" || isLoopbackHost(new URL(config.ISSUER).hostname), {
+    z.refine((config) => config.IDENTITY_PROVIDER !== "development" || loopbackIssuer(config.ISSUER), {
       message: 'is "development", which signs in anyone by name and is allowed only with a loopback "ISSUER"',
       path: ["IDENTITY_PROVIDER"],
     }),
-    z.refine((config) => config.SIGNING_KEYS !== undefined || isLoopbackHost(new URL(config.ISSUER).hostname), {
+    z.refine((config) => config.IDENTITY_PROVIDER !== "oidc" || config.OIDC_ISSUER !== undefined, {
+      message: 'is required when "IDENTITY_PROVIDER" is "oidc"',
+      path: ["OIDC_ISSUER"],
+    }),
+    z.refine((config) => config.IDENTITY_PROVIDER !== "oidc" || config.OIDC_CLIENT_ID !== undefined, {
+      message: 'is required when "IDENTITY_PROVIDER" is "oidc"',
+      path: ["OIDC_CLIENT_ID"],
+    }),
+    z.refine((config) => config.IDENTITY_PROVIDER !== "oidc" || config.OIDC_CLIENT_SECRET !== undefined, {
+      message: 'is required when "IDENTITY_PROVIDER" is "oidc": set it with `wrangler secret put OIDC_CLIENT_SECRET`',
+      path: ["OIDC_CLIENT_SECRET"],
+    }),
+    z.refine((config) => config.SIGNING_KEYS !== undefined || loopbackIssuer(config.ISSUER), {
       message: 'is required when "ISSUER" is not loopback: set it with `wrangler secret put SIGNING_KEYS`',
       path: ["SIGNING_KEYS"],
     }),

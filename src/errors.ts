@@ -13,6 +13,7 @@ export type ErrorCode =
   | "invalid_scope"
   | "invalid_target"
   | "access_denied"
+  | "temporarily_unavailable"
   | "invalid_client_metadata"
   | "invalid_redirect_uri"
   | "invalid_token"
@@ -32,6 +33,7 @@ const DEFAULT_STATUS: Record<ErrorCode, number> = {
   invalid_scope: 400,
   invalid_target: 400,
   access_denied: 403,
+  temporarily_unavailable: 503,
   invalid_client_metadata: 400,
   invalid_redirect_uri: 400,
   invalid_token: 401,

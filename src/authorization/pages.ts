@@ -34,12 +34,20 @@ function hiddenParams(params: Map<string, string>) {
   return [...params].map(([name, value]) => html`<input type="hidden" name="${name}" value="${value}">`);
 }
 
-/** Renders an error that must not be redirected: an unknown client or redirect URI. */
-export function errorPage(c: AppContext, error: OAuthError): Response | Promise<Response> {
+/**
+ * Renders an error for the user. Without `returnTo` it is an error that must not be redirected,
+ * such as an unknown client or redirect URI. With it, the page links to the client's redirect URI
+ * carrying the error, which the client is owed.
+ */
+export function errorPage(c: AppContext, error: OAuthError, returnTo?: string): Response | Promise<Response> {
   c.set("error", error);
+  const next = returnTo
+    ? html`<p><a href="${returnTo}">Return to the application</a>; it will be told that sign-in failed.</p>`
+    : html`<p>Return to the application and try again. If this persists, its developer must fix its OAuth settings.</p>`;
   const body = html`<h1>This sign-in request cannot continue</h1>
 <p>${error.description}</p>
-<p>Error code: <code>${error.code}</code>. Return to the application and try again; if this persists, its developer must fix its OAuth settings.</p>`;
+<p>Error code: <code>${error.code}</code>.</p>
+${next}`;
   return c.html(layout("Authorization error", body), error.status as 400, PAGE_HEADERS);
 }
 
@@ -66,25 +74,33 @@ function redirectDescription(redirectUri: string) {
   return html`<p>After you approve, you return to <code>${url.host}</code>.</p>`;
 }
 
+export interface ConsentForm {
+  csrfToken: string;
+  action: string;
+  /** The signed-in user; absent when consent comes before sign-in at an upstream provider. */
+  userName?: string;
+  /** Where sign-in happens next, shown when consent comes before sign-in. */
+  signInAt?: string;
+}
+
 /** Renders the consent page. Every client-supplied string is escaped by the `html` template. */
 export function consentPage(
   c: AppContext,
   request: AuthorizationRequest,
   params: Map<string, string>,
-  csrfToken: string,
-  userName: string,
-  action: string,
+  form: ConsentForm,
 ): Response | Promise<Response> {
   const clientName = request.client.metadata.client_name ?? request.client.client_id;
   const scopes = request.scope.split(" ").map((scope) => html`<li><code>${scope}</code></li>`);
   const body = html`<h1>Allow ${clientName} to access your account?</h1>
-<p>Signed in as <strong>${userName}</strong>.</p>
+${form.userName === undefined ? "" : html`<p>Signed in as <strong>${form.userName}</strong>.</p>`}
+${form.signInAt === undefined ? "" : html`<p>If you approve, you sign in at <code>${form.signInAt}</code> next.</p>`}
 ${redirectDescription(request.redirectUri)}
 <p>It asks for these scopes on <code>${request.resource}</code>:</p>
 <ul>${scopes}</ul>
-<form method="post" action="${action}">
+<form method="post" action="${form.action}">
 ${hiddenParams(params)}
-<input type="hidden" name="csrf_token" value="${csrfToken}">
+<input type="hidden" name="csrf_token" value="${form.csrfToken}">
 <button type="submit" name="decision" value="approve">Approve</button>
 <button type="submit" name="decision" value="deny">Deny</button>
 </form>`;

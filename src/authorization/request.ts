@@ -115,10 +115,15 @@ export function validateAuthorizationRequest(
  * and `state` when the request had one.
  */
 export function redirectToClient(c: AppContext, target: RedirectTarget, params: Record<string, string>): Response {
+  const status = c.req.method === "GET" ? 302 : 303;
+  return new Response(null, { status, headers: { Location: clientRedirectUrl(c, target, params), "Cache-Control": "no-store" } });
+}
+
+/** Builds the URL of an authorization response to the client: its parameters, `state` and `iss`. */
+export function clientRedirectUrl(c: AppContext, target: RedirectTarget, params: Record<string, string>): string {
   const url = new URL(target.redirectUri);
   for (const [name, value] of Object.entries(params)) url.searchParams.set(name, value);
   if (target.state !== undefined) url.searchParams.set("state", target.state);
   url.searchParams.set("iss", c.var.config.ISSUER);
-  const status = c.req.method === "GET" ? 302 : 303;
-  return new Response(null, { status, headers: { Location: url.href, "Cache-Control": "no-store" } });
+  return url.href;
 }

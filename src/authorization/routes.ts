@@ -7,33 +7,12 @@ import { checkCsrfToken, currentSession } from "../session.js";
 import { findUser } from "../users.js";
 import { issueCode } from "./codes.js";
 import { consentPage, errorPage } from "./pages.js";
-import { type AuthorizationRequest, redirectToClient, resolveClient, validateAuthorizationRequest } from "./request.js";
+import { checkRequest } from "./check.js";
+import { hasConsent, rememberConsent } from "./consents.js";
+import { redirectToClient } from "./request.js";
 
 /** Parameters of the consent form that are not part of the authorization request. */
 const FORM_FIELDS = ["csrf_token", "decision"];
-
-type Checked = { request: AuthorizationRequest } | { response: Response | Promise<Response> };
-
-/** Validates the request, turning each error into a page or a redirect as RFC 6749 §4.1.2.1 requires. */
-async function checkRequest(c: AppContext, params: Map<string, string>): Promise<Checked> {
-  let resolved;
-  try {
-    resolved = await resolveClient(c, params);
-  } catch (error) {
-    if (!(error instanceof OAuthError)) throw error;
-    return { response: errorPage(c, error) };
-  }
-
-  try {
-    return { request: validateAuthorizationRequest(c, resolved.client, resolved.target, params) };
-  } catch (error) {
-    const oauthError = toOAuthError(error);
-    c.set("error", oauthError);
-    return {
-      response: redirectToClient(c, resolved.target, { error: oauthError.code, error_description: oauthError.description }),
-    };
-  }
-}
 
 /** Routes of the authorization endpoint (RFC 6749 §3.1) and its consent form. */
 export function authorizationRoutes(identity: IdentityProvider, basePath: string): Hono<AppEnv> {
@@ -52,9 +31,13 @@ export function authorizationRoutes(identity: IdentityProvider, basePath: string
 
     const session = await currentSession(c);
     const user = session && (await findUser(c.env.DB, session.userId));
-    if (!session || !user) return identity.startSignIn(c, params);
+    if (!session || !user) return identity.startSignIn(c, checked.request, params);
 
-    return consentPage(c, checked.request, params, session.csrfToken, user.name ?? user.subject, action);
+    if (identity.remembersConsent && (await hasConsent(c.env.DB, user.id, checked.request))) {
+      const code = await issueCode(c, checked.request, user.id);
+      return redirectToClient(c, checked.request, { code });
+    }
+    return consentPage(c, checked.request, params, { csrfToken: session.csrfToken, userName: user.name ?? user.subject, action });
   }
 
   async function decide(c: AppContext) {
@@ -73,7 +56,7 @@ export function authorizationRoutes(identity: IdentityProvider, basePath: string
     const { request } = checked;
 
     const session = await currentSession(c);
-    if (!session) return identity.startSignIn(c, params);
+    if (!session) return identity.startSignIn(c, request, params);
     // The form is only valid with the token of the session that rendered it, so another site
     // cannot post an approval on the user's behalf.
     if (!(await checkCsrfToken(session, csrfToken))) {
@@ -92,6 +75,7 @@ export function authorizationRoutes(identity: IdentityProvider, basePath: string
       return redirectToClient(c, request, { error: error.code, error_description: error.description });
     }
 
+    if (identity.remembersConsent) await rememberConsent(c.env.DB, session.userId, request, c.var.now());
     const code = await issueCode(c, request, session.userId);
     return redirectToClient(c, request, { code });
   }

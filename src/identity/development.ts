@@ -33,7 +33,8 @@ export function developmentIdentity(basePath: string): IdentityProvider {
   }
 
   return {
-    startSignIn: (c, params) => signInPage(c, action, params),
+    startSignIn: (c, _request, params) => signInPage(c, action, params),
+    remembersConsent: false,
     routes: () => new Hono<AppEnv>().post("/authorize/sign-in", signIn),
   };
 }
