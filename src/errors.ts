@@ -54,7 +54,7 @@ export interface OAuthErrorOptions {
 
 /**
  * The one error type of this server: an RFC error code, an HTTP status, a public
- * `error_description`, and a private cause that only the log sees.
+ * `error_description`, and a private cause that only the log receives.
  */
 export class OAuthError extends Error {
   override name = "OAuthError";
@@ -71,7 +71,7 @@ export class OAuthError extends Error {
     this.headers = options.headers ?? {};
   }
 
-  /** The JSON body of RFC 6749 §5.2. */
+  /** Returns the JSON body of RFC 6749 §5.2. */
   toJSON(): { error: ErrorCode; error_description: string } {
     return { error: this.code, error_description: this.description };
   }

@@ -2,7 +2,7 @@ import type { AppContext } from "../context.js";
 import { randomToken, sha256 } from "../crypto.js";
 import type { AuthorizationRequest } from "./request.js";
 
-/** What an authorization code is bound to, stored in KV under `code:<SHA-256 of the code>`. */
+/** The binding of an authorization code, stored in KV under `code:<SHA-256 of the code>`. */
 export interface CodeRecord {
   client_id: string;
   redirect_uri: string;
@@ -20,9 +20,9 @@ function codeKey(codeHash: string): string {
 }
 
 /**
- * Issues an authorization code for an approved request. KV's expiration is the backstop that
- * deletes the entry; the token endpoint checks `expires_at` itself, so expiry does not depend on
- * when KV gets to it. Single use is enforced in D1, not here (docs/storage.md).
+ * Issues an authorization code for an approved request. KV's expiration deletes the entry
+ * eventually, and the token endpoint checks `expires_at` itself, so expiry does not depend on when
+ * KV deletes it. Single use is enforced in D1, not here (docs/storage.md).
  */
 export async function issueCode(c: AppContext, request: AuthorizationRequest, userId: string): Promise<string> {
   const code = randomToken();

@@ -79,7 +79,7 @@ export interface ConsentForm {
   action: string;
   /** The signed-in user; absent when consent comes before sign-in at an upstream provider. */
   userName?: string;
-  /** Where sign-in happens next, shown when consent comes before sign-in. */
+  /** Host of the upstream provider, shown when consent comes before sign-in there. */
   signInAt?: string;
 }
 

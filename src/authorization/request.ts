@@ -6,7 +6,7 @@ import { matchRedirectUri } from "../redirect-uri.js";
 /** A validated authorization request (RFC 6749 §4.1.1 with PKCE, RFC 7636, and RFC 8707 resource). */
 export interface AuthorizationRequest {
   client: Client;
-  /** Where the response goes: the registered URI the request named, or the only one registered. */
+  /** The redirect URI of the response: the registered URI the request named, or the only one registered. */
   redirectUri: string;
   /** Whether the request carried `redirect_uri`; if it did, the token request must repeat it. */
   redirectUriSent: boolean;
@@ -16,7 +16,7 @@ export interface AuthorizationRequest {
   codeChallenge: string;
 }
 
-/** Where an authorization error goes: to the client's redirect URI, or to a page for the user. */
+/** The destination of an authorization response: the client's redirect URI and the request's `state`. */
 export interface RedirectTarget {
   redirectUri: string;
   state?: string;

@@ -52,8 +52,8 @@ function allowed(config: Config, claims: JWTPayload): boolean {
 
 /**
  * Signs users in at an upstream OpenID Connect provider with the authorization code flow, PKCE,
- * `state` and `nonce`. This server holds one client id upstream for all of its own clients, so
- * the user approves each MCP client here before being sent upstream; otherwise a provider that
+ * `state` and `nonce`. This server has one client id upstream for all of its own clients, so
+ * the user approves each MCP client here before being sent upstream. Otherwise a provider that
  * signs in silently would hand any registered client a code (the confused deputy problem in the
  * MCP security best practices). The approval is remembered per user and client.
  */
@@ -73,7 +73,7 @@ export function oidcIdentity(config: Config, basePath: string): IdentityProvider
     return consentPage(c, request, params, { csrfToken, action: consentAction, signInAt: new URL(config.OIDC_ISSUER!).host });
   }
 
-  /** The user approved the client: open a transaction and send the browser upstream. */
+  /** Opens an upstream transaction after the user approved the client, and redirects the browser upstream. */
   async function continueUpstream(c: AppContext) {
     const params = await readForm(c);
     const submitted = params.get("csrf_token");
@@ -139,7 +139,7 @@ export function oidcIdentity(config: Config, basePath: string): IdentityProvider
     return c.redirect(url.href, 303);
   }
 
-  /** The upstream provider sent the browser back: verify, sign the user in, and answer the client. */
+  /** Handles the upstream redirect back: verifies the ID token, signs the user in and redirects to the client. */
   async function callback(c: AppContext) {
     const query = singleValues(new URL(c.req.url).searchParams);
     const state = query.get("state");

@@ -3,8 +3,8 @@ import type { AuthorizationRequest } from "../authorization/request.js";
 import type { AppContext, AppEnv } from "../context.js";
 
 /**
- * How users sign in at this server. The authorization endpoint calls `startSignIn` when the
- * browser has no session; the provider ends by starting a session (session.ts) and sending the
+ * A way for users to sign in at this server. The authorization endpoint calls `startSignIn` when
+ * the browser has no session. The provider ends by starting a session (session.ts) and sending the
  * browser back to the authorization endpoint with the same parameters.
  */
 export interface IdentityProvider {

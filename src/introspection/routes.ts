@@ -6,8 +6,8 @@ import { NO_STORE, readForm } from "../http.js";
 import { findToken } from "../token/lookup.js";
 
 /**
- * RFC 7662 §2: tells a confidential client or resource server whether a token is active and what
- * it grants. Public clients are rejected, because anyone can claim their client_id. Registration
+ * RFC 7662 §2: reports to a confidential client or resource server whether a token is active and
+ * what it grants. Public clients are rejected, because anyone can claim their client_id. Registration
  * is open, so a client sees only its own tokens as active, unless its client_id is listed in
  * `INTROSPECTION_CLIENT_IDS`, the resource servers allowed to introspect any token (§2.1 and §4).
  */

@@ -110,7 +110,12 @@ function buildSchema(config: Config) {
 const schemas = new WeakMap<Config, ReturnType<typeof buildSchema>>();
 
 function formatPath(path: readonly PropertyKey[]): string {
-  return path.map((key, index) => (typeof key === "number" ? `[${key}]` : index === 0 ? String(key) : `.${String(key)}`)).join("");
+  let formatted = "";
+  for (const key of path) {
+    if (typeof key === "number") formatted += `[${key}]`;
+    else formatted += formatted === "" ? String(key) : `.${String(key)}`;
+  }
+  return formatted;
 }
 
 /**

@@ -87,9 +87,9 @@ async function authenticate(c: AppContext): Promise<Client> {
 }
 
 /**
- * RFC 7592 §3 requires `registration_access_token` in every client information response, and only
- * its hash is stored, so each read and update rotates it (§2.1 and §2.2 allow this); the client
- * must use the new one.
+ * Rotates the registration access token. RFC 7592 §3 requires it in every client information
+ * response, and only its hash is stored, so each read and update issues a new one (§2.1 and §2.2
+ * allow this). The client must use the new one.
  */
 async function rotateRegistrationAccessToken(client: Client): Promise<string> {
   const token = randomToken();

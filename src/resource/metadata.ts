@@ -5,7 +5,7 @@ import type { AppEnv } from "../context.js";
 const WELL_KNOWN = "/.well-known/oauth-protected-resource";
 
 /**
- * The metadata URL of a protected resource (RFC 9728 §3.1): the well-known path inserted between
+ * Returns the metadata URL of a protected resource (RFC 9728 §3.1): the well-known path inserted between
  * the host and the resource's path, so `…/mcp` has `/.well-known/oauth-protected-resource/mcp`.
  */
 export function resourceMetadataUrl(resource: string): string {

@@ -100,7 +100,7 @@ async function forward(c: AppContext): Promise<Response> {
 }
 
 /**
- * The protected MCP endpoint: CORS and Origin validation as the MCP Streamable HTTP transport
+ * Creates the protected MCP endpoint: CORS and Origin validation as the MCP Streamable HTTP transport
  * requires, bearer verification, then the proxy.
  */
 export function mcpRoutes(config: Config, resource: string): Hono<AppEnv> {

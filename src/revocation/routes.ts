@@ -8,7 +8,7 @@ import { findToken } from "../token/lookup.js";
 
 /**
  * RFC 7009 §2.1: revokes a token and the grant it belongs to, so the refresh tokens of the family
- * stop working and introspection reports its access tokens inactive. The answer is 200 whether or
+ * stop working and introspection reports its access tokens inactive. The response is 200 whether or
  * not the token was known (§2.2), so the endpoint reveals nothing about tokens of other clients.
  */
 async function revoke(c: AppContext) {

@@ -12,8 +12,8 @@ import { findUser } from "../users.js";
 import { type AccessTokenGrant, signAccessToken } from "./access-token.js";
 
 /**
- * Every bad, expired, used or revoked code or refresh token gets this same error, so a caller
- * learns nothing from it; the reason goes to the log as the cause (RFC 6749 §5.2).
+ * Creates the one error for every bad, expired, used or revoked code or refresh token, so a caller
+ * learns nothing from it. The reason goes to the log as the cause (RFC 6749 §5.2).
  */
 function invalidGrant(cause: string): OAuthError {
   return new OAuthError("invalid_grant", "The authorization grant is invalid, expired or revoked.", { cause });
@@ -64,8 +64,8 @@ async function authorizationCodeGrant(c: AppContext, client: Client, form: Map<s
   const codeHash = await sha256(code);
   const record = await findCode(c, codeHash);
   if (!record) {
-    // The code may have been redeemed already: KV still holds it for a while, but if it is gone
-    // a replay still revokes what the first redemption issued.
+    // The code may have been redeemed already and then expired from KV. A replay still revokes
+    // what the first redemption issued.
     const redeemed = await c.env.DB.prepare("SELECT grant_id FROM code_redemptions WHERE code_hash = ?")
       .bind(codeHash)
       .first<{ grant_id: string }>();
@@ -157,7 +157,7 @@ async function token(c: AppContext) {
   throw new OAuthError("unsupported_grant_type", `"grant_type" must be authorization_code or refresh_token, not "${grantType}".`);
 }
 
-/** The token endpoint (RFC 6749 §3.2). */
+/** Creates the routes of the token endpoint (RFC 6749 §3.2). */
 export function tokenRoutes(): Hono<AppEnv> {
   return new Hono<AppEnv>().post("/token", token);
 }
