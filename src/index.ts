@@ -1,5 +1,6 @@
 import { env } from "cloudflare:workers";
 import { createApp } from "./app.js";
+import { deleteExpiredRows } from "./cleanup.js";
 import { loadConfig } from "./config.js";
 import type { Env } from "./env.js";
 
@@ -7,4 +8,12 @@ import type { Env } from "./env.js";
 // naming the variable instead of failing the first request.
 loadConfig(env as unknown as Env);
 
-export default createApp();
+const app = createApp();
+
+export default {
+  fetch: app.fetch,
+  async scheduled(controller: ScheduledController, workerEnv: Env): Promise<void> {
+    const deleted = await deleteExpiredRows(workerEnv.DB, Math.floor(controller.scheduledTime / 1000));
+    console.log(JSON.stringify({ level: "info", event: "expired_rows_deleted", count: deleted }));
+  },
+} satisfies ExportedHandler<Env>;

@@ -4,5 +4,6 @@ declare namespace Cloudflare {
     KV: KVNamespace;
     /** Contents of schema.sql, bound by vitest.config.ts so each test file can apply it. */
     TEST_SCHEMA: string;
+    [name: string]: unknown;
   }
 }
