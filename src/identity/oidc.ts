@@ -14,7 +14,7 @@ import { readForm, singleValues } from "../http.js";
 import { startSession } from "../session.js";
 import { upsertUser } from "../users.js";
 import type { IdentityProvider } from "./provider.js";
-import { exchangeCode, UpstreamError, upstreamMetadata, verifyIdToken } from "./upstream.js";
+import { exchangeCode, fetchUserInfo, UpstreamError, upstreamMetadata, verifyIdToken } from "./upstream.js";
 
 /**
  * Binds consent and the upstream transaction to this browser: the consent form echoes it (so
@@ -45,7 +45,8 @@ function allowed(config: Config, claims: JWTPayload): boolean {
   if (subjects.includes(claims.sub!)) return true;
 
   const email = typeof claims.email === "string" ? claims.email.toLowerCase() : undefined;
-  const domain = email?.split("@")[1];
+  // The domain follows the last "@": a quoted local part may contain "@" itself (RFC 5321 §4.1.2).
+  const domain = email?.slice(email.lastIndexOf("@") + 1);
   // An unverified address proves nothing about the domain.
   return domain !== undefined && claims.email_verified !== false && domains.some((entry) => entry.toLowerCase() === domain);
 }
@@ -110,11 +111,13 @@ export function oidcIdentity(config: Config, basePath: string): IdentityProvider
         c,
         request,
         unreachable ? "temporarily_unavailable" : "server_error",
-        "The identity provider could not be reached. Try again later.",
+        "The identity provider is unavailable. Try again later.",
         String(cause),
       );
     }
 
+    // The binding cookie must live as long as the transaction that starts now.
+    setCookie(c, BROWSER_COOKIE, binding, { path: "/", secure: true, httpOnly: true, sameSite: "Lax", maxAge: TRANSACTION_TTL });
     const state = randomToken();
     const nonce = randomToken();
     const codeVerifier = randomToken();
@@ -200,17 +203,20 @@ export function oidcIdentity(config: Config, basePath: string): IdentityProvider
     let claims: JWTPayload;
     try {
       const metadata = await upstreamMetadata(config);
-      const idToken = await exchangeCode(config, metadata, code, transaction.code_verifier, callbackUrl);
-      claims = await verifyIdToken(config, metadata, idToken, transaction.nonce, now);
+      const tokens = await exchangeCode(config, metadata, code, transaction.code_verifier, callbackUrl);
+      claims = await verifyIdToken(config, metadata, tokens.idToken, transaction.nonce, now);
+      // OpenID Connect Core §5.4: with the code flow, providers may return profile and email
+      // claims only from the userinfo endpoint.
+      if (claims.name === undefined && claims.email === undefined) {
+        claims = { ...claims, ...(await fetchUserInfo(metadata, tokens.accessToken, claims.sub!)) };
+      }
     } catch (cause) {
       const unreachable = cause instanceof UpstreamError && cause.unreachable;
       return fail(
         c,
         request,
         unreachable ? "temporarily_unavailable" : "server_error",
-        unreachable
-          ? "The identity provider could not be reached. Try again later."
-          : "The sign-in at the identity provider could not be verified.",
+        unreachable ? "The identity provider is unavailable. Try again later." : "The sign-in at the identity provider could not be verified.",
         String(cause),
       );
     }

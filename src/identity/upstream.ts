@@ -7,10 +7,11 @@ export interface UpstreamMetadata {
   authorization_endpoint: string;
   token_endpoint: string;
   jwks_uri: string;
+  userinfo_endpoint?: string;
   token_endpoint_auth_methods_supported?: string[];
 }
 
-/** An upstream failure, with the reason for the log and whether the provider could not be reached. */
+/** An upstream failure, with the reason for the log and whether the provider is unavailable (unreachable or 5xx). */
 export class UpstreamError extends Error {
   override name = "UpstreamError";
   constructor(
@@ -62,14 +63,14 @@ export function upstreamMetadata(config: Config): Promise<UpstreamMetadata> {
   return metadata;
 }
 
-/** Exchanges the upstream authorization code for tokens and returns the ID token. */
+/** Exchanges the upstream authorization code for tokens and returns the ID token and access token. */
 export async function exchangeCode(
   config: Config,
   metadata: UpstreamMetadata,
   code: string,
   codeVerifier: string,
   redirectUri: string,
-): Promise<string> {
+): Promise<{ idToken: string; accessToken: string | undefined }> {
   const body = new URLSearchParams({ grant_type: "authorization_code", code, code_verifier: codeVerifier, redirect_uri: redirectUri });
   const headers: Record<string, string> = { "Content-Type": "application/x-www-form-urlencoded", Accept: "application/json" };
 
@@ -84,12 +85,29 @@ export async function exchangeCode(
   }
 
   const response = await fetchUpstream(metadata.token_endpoint, { method: "POST", headers, body });
-  const tokens = (await response.json().catch(() => ({}))) as { id_token?: unknown; error?: unknown };
+  const tokens = (await response.json().catch(() => ({}))) as { id_token?: unknown; access_token?: unknown; error?: unknown };
   if (!response.ok) {
     throw new UpstreamError(`token endpoint returned HTTP ${response.status} ${String(tokens.error ?? "")}`, response.status >= 500);
   }
   if (typeof tokens.id_token !== "string") throw new UpstreamError("token response has no id_token");
-  return tokens.id_token;
+  return { idToken: tokens.id_token, accessToken: typeof tokens.access_token === "string" ? tokens.access_token : undefined };
+}
+
+/**
+ * Reads the profile claims from the userinfo endpoint (OpenID Connect Core §5.3). Its `sub` must
+ * equal the ID token's (§5.3.2), else the response is rejected.
+ * @returns the claims, or none when the provider has no userinfo endpoint or gave no access token
+ */
+export async function fetchUserInfo(metadata: UpstreamMetadata, accessToken: string | undefined, subject: string): Promise<JWTPayload> {
+  if (!metadata.userinfo_endpoint || !accessToken) return {};
+  const response = await fetchUpstream(metadata.userinfo_endpoint, {
+    headers: { Authorization: `Bearer ${accessToken}`, Accept: "application/json" },
+  });
+  if (!response.ok) throw new UpstreamError(`userinfo endpoint returned HTTP ${response.status}`, response.status >= 500);
+
+  const claims = (await response.json().catch(() => undefined)) as JWTPayload | undefined;
+  if (!claims || claims.sub !== subject) throw new UpstreamError("userinfo sub does not match the ID token");
+  return { name: claims.name, preferred_username: claims.preferred_username, email: claims.email, email_verified: claims.email_verified };
 }
 
 /**
