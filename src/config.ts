@@ -142,6 +142,46 @@ export class ConfigError extends Error {
 const parsed = new WeakMap<object, Config>();
 
 /**
+ * Variables whose values are arrays, numbers or booleans. `wrangler dev --var` and `.dev.vars`
+ * can only pass strings, so a string value of these is read as JSON first.
+ */
+const JSON_VARIABLES = [
+  "SCOPES_SUPPORTED",
+  "RESOURCES",
+  "ACCESS_TOKEN_TTL",
+  "REFRESH_TOKEN_TTL",
+  "REFRESH_TOKEN_GRACE_PERIOD",
+  "AUTHORIZATION_CODE_TTL",
+  "CLIENT_SECRET_TTL",
+  "SESSION_TTL",
+  "CORS_ALLOWED_ORIGINS",
+  "CORS_ALLOW_CREDENTIALS",
+  "MAX_REQUEST_BYTES",
+  "MAX_REDIRECT_URIS",
+  "OIDC_SCOPES",
+  "OIDC_ALLOWED_EMAIL_DOMAINS",
+  "OIDC_ALLOWED_SUBJECTS",
+  "OIDC_ID_TOKEN_ALGORITHMS",
+  "MCP_ALLOWED_ORIGINS",
+  "MCP_REQUIRED_SCOPES",
+  "INTROSPECTION_CLIENT_IDS",
+];
+
+function decodeJsonStrings(env: Record<string, unknown>): Record<string, unknown> {
+  const decoded: Record<string, unknown> = {};
+  for (const name of JSON_VARIABLES) {
+    const value = env[name];
+    if (typeof value !== "string") continue;
+    try {
+      decoded[name] = JSON.parse(value);
+    } catch {
+      // Left as a string, so the schema reports the variable with what it expected.
+    }
+  }
+  return { ...env, ...decoded };
+}
+
+/**
  * Parses and validates the configuration from the Worker's environment, once per `env` object.
  * @throws {ConfigError} naming the first invalid variable
  */
@@ -149,7 +189,7 @@ export function loadConfig(env: Record<string, unknown>): Config {
   const cached = parsed.get(env);
   if (cached) return cached;
 
-  const result = configSchema.safeParse(env);
+  const result = configSchema.safeParse(decodeJsonStrings(env));
   if (!result.success) {
     const problems = result.error.issues.map((issue) => `"${issue.path.join(".") || "configuration"}" ${issue.message}`);
     throw new ConfigError(`Invalid Worker configuration: ${problems.join("; ")}`);

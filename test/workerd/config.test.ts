@@ -62,3 +62,22 @@ describe("Worker configuration", () => {
     expect((error as Error).message).toContain('"SIGNING_KEYS"');
   });
 });
+
+describe("configuration from strings", () => {
+  it("reads JSON strings of array and number variables", async () => {
+    const response = await appWithConfig({ SCOPES_SUPPORTED: '["mcp","mcp:admin"]', ACCESS_TOKEN_TTL: "600" })(
+      "/.well-known/oauth-authorization-server",
+    );
+    const metadata = await readJson<{ scopes_supported: string[] }>(response);
+
+    expect(response.status).toBe(200);
+    expect(metadata.scopes_supported).toEqual(["mcp", "mcp:admin"]);
+  });
+
+  it("names a variable whose string is not JSON", async () => {
+    const error = await errorFromConfig({ SCOPES_SUPPORTED: "mcp mcp:admin" });
+
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as Error).message).toContain('"SCOPES_SUPPORTED"');
+  });
+});
