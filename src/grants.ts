@@ -17,6 +17,8 @@ export interface Grant {
 /** A refresh token's row joined with its grant. */
 export interface RefreshTokenRecord extends Grant {
   grant_id: string;
+  /** The user's display name, for the access token's `name` claim. */
+  user_name: string | null;
   expires_at: number;
   rotated_at: number | null;
 }
@@ -92,8 +94,10 @@ export async function redeemCode(
 export async function findRefreshToken(db: D1Database, tokenHash: string): Promise<RefreshTokenRecord | undefined> {
   const row = await db
     .prepare(
-      `SELECT g.id, g.client_id, g.user_id, g.scope, g.resource, g.revoked_at, r.grant_id, r.expires_at, r.rotated_at
-       FROM refresh_tokens r JOIN grants g ON g.id = r.grant_id WHERE r.token_hash = ?`,
+      `SELECT g.id, g.client_id, g.user_id, g.scope, g.resource, g.revoked_at, r.grant_id, r.expires_at, r.rotated_at,
+         u.name AS user_name
+       FROM refresh_tokens r JOIN grants g ON g.id = r.grant_id LEFT JOIN users u ON u.id = g.user_id
+       WHERE r.token_hash = ?`,
     )
     .bind(tokenHash)
     .first<RefreshTokenRecord>();

@@ -1,10 +1,13 @@
 import { deleteCookie, getCookie, setCookie } from "hono/cookie";
 import type { AppContext } from "./context.js";
 import { matchesHash, randomToken, sha256 } from "./crypto.js";
+import type { User } from "./users.js";
 
 /** A signed-in browser session at this server, used by the authorization endpoint only. */
 export interface Session {
   userId: string;
+  /** The user's display name, or the subject at the identity provider when there is none. */
+  userName: string;
   /** Token that the consent form must echo; bound to this session. */
   csrfToken: string;
 }
@@ -17,7 +20,8 @@ export interface Session {
 const COOKIE = "__Host-session";
 
 /** Starts a session for a user and sets its cookie; the cookie value is stored only as a hash. */
-export async function startSession(c: AppContext, userId: string): Promise<Session> {
+export async function startSession(c: AppContext, user: User): Promise<Session> {
+  const userId = user.id;
   const id = randomToken();
   const csrfToken = randomToken();
   const now = c.var.now();
@@ -28,7 +32,7 @@ export async function startSession(c: AppContext, userId: string): Promise<Sessi
     .run();
 
   setCookie(c, COOKIE, id, { path: "/", secure: true, httpOnly: true, sameSite: "Lax", maxAge: ttl });
-  return { userId, csrfToken };
+  return { userId, userName: user.name ?? user.subject, csrfToken };
 }
 
 /** Returns the session named by the request's cookie, or `undefined` when there is none or it expired. */
@@ -36,11 +40,14 @@ export async function currentSession(c: AppContext): Promise<Session | undefined
   const id = getCookie(c, COOKIE);
   if (!id) return undefined;
 
-  const row = await c.env.DB.prepare("SELECT user_id, csrf_token, expires_at FROM sessions WHERE id_hash = ?")
+  const row = await c.env.DB.prepare(
+    `SELECT s.user_id, s.csrf_token, s.expires_at, u.name, u.subject
+     FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.id_hash = ?`,
+  )
     .bind(await sha256(id))
-    .first<{ user_id: string; csrf_token: string; expires_at: number }>();
+    .first<{ user_id: string; csrf_token: string; expires_at: number; name: string | null; subject: string }>();
   if (!row || row.expires_at <= c.var.now()) return undefined;
-  return { userId: row.user_id, csrfToken: row.csrf_token };
+  return { userId: row.user_id, userName: row.name ?? row.subject, csrfToken: row.csrf_token };
 }
 
 /** Checks a submitted CSRF token against the session's in constant time. */

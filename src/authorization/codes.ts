@@ -11,6 +11,8 @@ export interface CodeRecord {
   scope: string;
   resource: string;
   user_id: string;
+  /** The user's display name, for the access token's `name` claim. */
+  user_name?: string;
   issued_at: number;
   expires_at: number;
 }
@@ -24,7 +26,7 @@ function codeKey(codeHash: string): string {
  * eventually, and the token endpoint checks `expires_at` itself, so expiry does not depend on when
  * KV deletes it. Single use is enforced in D1, not here (docs/storage.md).
  */
-export async function issueCode(c: AppContext, request: AuthorizationRequest, userId: string): Promise<string> {
+export async function issueCode(c: AppContext, request: AuthorizationRequest, user: { id: string; name?: string }): Promise<string> {
   const code = randomToken();
   const now = c.var.now();
   const ttl = c.var.config.AUTHORIZATION_CODE_TTL;
@@ -35,7 +37,8 @@ export async function issueCode(c: AppContext, request: AuthorizationRequest, us
     code_challenge: request.codeChallenge,
     scope: request.scope,
     resource: request.resource,
-    user_id: userId,
+    user_id: user.id,
+    ...(user.name ? { user_name: user.name } : {}),
     issued_at: now,
     expires_at: now + ttl,
   };

@@ -4,7 +4,6 @@ import { OAuthError, toOAuthError } from "../errors.js";
 import { readForm, singleValues } from "../http.js";
 import type { IdentityProvider } from "../identity/provider.js";
 import { checkCsrfToken, currentSession } from "../session.js";
-import { findUser } from "../users.js";
 import { issueCode } from "./codes.js";
 import { consentPage, errorPage } from "./pages.js";
 import { checkRequest } from "./check.js";
@@ -26,18 +25,16 @@ export function authorizationRoutes(identity: IdentityProvider, basePath: string
       return errorPage(c, toOAuthError(error));
     }
 
-    const checked = await checkRequest(c, params);
+    // Independent look-ups, so they run together: one D1 round trip instead of two.
+    const [checked, session] = await Promise.all([checkRequest(c, params), currentSession(c)]);
     if ("response" in checked) return checked.response;
+    if (!session) return identity.startSignIn(c, checked.request, params);
 
-    const session = await currentSession(c);
-    const user = session && (await findUser(c.env.DB, session.userId));
-    if (!session || !user) return identity.startSignIn(c, checked.request, params);
-
-    if (identity.remembersConsent && (await hasConsent(c.env.DB, user.id, checked.request))) {
-      const code = await issueCode(c, checked.request, user.id);
+    if (identity.remembersConsent && (await hasConsent(c.env.DB, session.userId, checked.request))) {
+      const code = await issueCode(c, checked.request, { id: session.userId, name: session.userName });
       return redirectToClient(c, checked.request, { code });
     }
-    return consentPage(c, checked.request, params, { csrfToken: session.csrfToken, userName: user.name ?? user.subject, action });
+    return consentPage(c, checked.request, params, { csrfToken: session.csrfToken, userName: session.userName, action });
   }
 
   async function decide(c: AppContext) {
@@ -51,11 +48,9 @@ export function authorizationRoutes(identity: IdentityProvider, basePath: string
     const decision = params.get("decision");
     for (const field of FORM_FIELDS) params.delete(field);
 
-    const checked = await checkRequest(c, params);
+    const [checked, session] = await Promise.all([checkRequest(c, params), currentSession(c)]);
     if ("response" in checked) return checked.response;
     const { request } = checked;
-
-    const session = await currentSession(c);
     if (!session) return identity.startSignIn(c, request, params);
     // The form is only valid with the token of the session that rendered it, so another site
     // cannot post an approval on the user's behalf.
@@ -76,7 +71,7 @@ export function authorizationRoutes(identity: IdentityProvider, basePath: string
     }
 
     if (identity.remembersConsent) await rememberConsent(c.env.DB, session.userId, request, c.var.now());
-    const code = await issueCode(c, request, session.userId);
+    const code = await issueCode(c, request, { id: session.userId, name: session.userName });
     return redirectToClient(c, request, { code });
   }
 

@@ -1,5 +1,6 @@
 import { Hono } from "hono";
-import { errorPage, signInPage } from "../authorization/pages.js";
+import { checkRequest } from "../authorization/check.js";
+import { consentPage, errorPage, signInPage } from "../authorization/pages.js";
 import type { AppContext, AppEnv } from "../context.js";
 import { OAuthError } from "../errors.js";
 import { readForm } from "../http.js";
@@ -16,6 +17,7 @@ export const DEVELOPMENT_ISSUER = "development";
  */
 export function developmentIdentity(basePath: string): IdentityProvider {
   const action = `${basePath}/authorize/sign-in`;
+  const consentAction = `${basePath}/authorize`;
 
   async function signIn(c: AppContext) {
     const params = await readForm(c);
@@ -25,11 +27,16 @@ export function developmentIdentity(basePath: string): IdentityProvider {
       return errorPage(c, new OAuthError("invalid_request", '"username" must be 1 to 100 characters.'));
     }
 
+    const checked = await checkRequest(c, params);
+    if ("response" in checked) return checked.response;
+
     const now = c.var.now();
     const user = await upsertUser(c.env.DB, { issuer: DEVELOPMENT_ISSUER, subject: username, name: username }, now);
-    await startSession(c, user.id);
+    const session = await startSession(c, user);
 
-    return c.redirect(`${basePath}/authorize?${new URLSearchParams([...params])}`, 303);
+    // The consent page comes straight from the sign-in post, which saves the browser a redirect
+    // back to the authorization endpoint.
+    return consentPage(c, checked.request, params, { csrfToken: session.csrfToken, userName: session.userName, action: consentAction });
   }
 
   return {

@@ -232,10 +232,10 @@ export function oidcIdentity(config: Config, basePath: string): IdentityProvider
       { issuer: String(claims.iss), subject: claims.sub!, ...(name ? { name } : {}), ...(email ? { email } : {}) },
       now,
     );
-    await startSession(c, user.id);
+    await startSession(c, user);
     await rememberConsent(c.env.DB, user.id, request, now);
 
-    const authorizationCode = await issueCode(c, request, user.id);
+    const authorizationCode = await issueCode(c, request, user);
     return c.redirect(clientRedirectUrl(c, request, { code: authorizationCode }), 302);
   }
 

@@ -8,7 +8,6 @@ import { OAuthError } from "../errors.js";
 import { findRefreshToken, redeemCode, revokeGrant, rotateRefreshToken } from "../grants.js";
 import { NO_STORE, readForm } from "../http.js";
 import { loadSigningKeys } from "../keys.js";
-import { findUser } from "../users.js";
 import { type AccessTokenGrant, signAccessToken } from "./access-token.js";
 
 /**
@@ -37,9 +36,7 @@ const CODE_VERIFIER = /^[A-Za-z0-9\-._~]{43,128}$/;
 async function tokenResponse(c: AppContext, grant: AccessTokenGrant, refreshToken: string | undefined) {
   const { config } = c.var;
   const keys = await loadSigningKeys(c.env, config, c.var.now());
-  const user = await findUser(c.env.DB, grant.userId);
-  const name = user?.name;
-  const accessToken = await signAccessToken(config, keys, name ? { ...grant, name } : grant, c.var.now());
+  const accessToken = await signAccessToken(config, keys, grant, c.var.now());
   return c.json(
     {
       access_token: accessToken,
@@ -94,6 +91,7 @@ async function authorizationCodeGrant(c: AppContext, client: Client, form: Map<s
   }
 
   const grant = { clientId: client.client_id, userId: record.user_id, scope: record.scope, resource: record.resource };
+  const name = record.user_name;
   const issueRefreshToken = client.metadata.grant_types.includes("refresh_token");
   const redemption = await redeemCode(c.env.DB, codeHash, grant, {
     now,
@@ -106,7 +104,7 @@ async function authorizationCodeGrant(c: AppContext, client: Client, form: Map<s
     throw invalidGrant("authorization code already redeemed; its grant was revoked");
   }
 
-  return tokenResponse(c, { grantId: redemption.grantId, ...grant }, redemption.refreshToken);
+  return tokenResponse(c, { grantId: redemption.grantId, ...grant, ...(name ? { name } : {}) }, redemption.refreshToken);
 }
 
 /** RFC 6749 §6 with rotation on every use and a grace window for retries of the same refresh. */
@@ -144,7 +142,8 @@ async function refreshTokenGrant(c: AppContext, client: Client, form: Map<string
   const refreshToken = await rotateRefreshToken(c.env.DB, tokenHash, record.grant_id, { now, ttl: config.REFRESH_TOKEN_TTL });
   if (!refreshToken) throw invalidGrant("grant revoked during rotation");
 
-  return tokenResponse(c, { grantId: record.grant_id, clientId: client.client_id, userId: record.user_id, scope, resource }, refreshToken);
+  const grant = { grantId: record.grant_id, clientId: client.client_id, userId: record.user_id, scope, resource };
+  return tokenResponse(c, record.user_name ? { ...grant, name: record.user_name } : grant, refreshToken);
 }
 
 async function token(c: AppContext) {

@@ -44,12 +44,10 @@ async function approveAsUser(authorizationUrl: URL, username: string): Promise<U
     body: signInFields,
     redirect: "manual",
   });
-  expect(signedIn.status).toBe(303);
+  // The sign-in post returns the consent page and the session cookie.
+  expect(signedIn.status).toBe(200);
   const cookie = signedIn.headers.get("set-cookie")!.split(";")[0]!;
-
-  const consentPage = await fetch(new URL(signedIn.headers.get("location")!, issuer), { headers: { cookie }, redirect: "manual" });
-  expect(consentPage.status).toBe(200);
-  const consentFields = formFields(await consentPage.text());
+  const consentFields = formFields(await signedIn.text());
   consentFields.set("decision", "approve");
 
   const approved = await fetch(`${issuer}/authorize`, {

@@ -223,7 +223,7 @@ describe("sign-in session", () => {
       body: new URLSearchParams([...form!.fields.filter(([name]) => name !== "username"), ["username", "alice"]]),
     });
 
-    expect(response.status).toBe(303);
+    expect(response.status).toBe(200);
     const setCookie = sessionSetCookie(response);
     expect(setCookie).toMatch(/^__Host-session=[A-Za-z0-9_-]{43};/);
     const attributes = cookieAttributes(setCookie!);
@@ -235,7 +235,7 @@ describe("sign-in session", () => {
     expect(attributes.some((attribute) => attribute.startsWith("domain="))).toBe(false);
   });
 
-  it("returns to the authorization request after sign-in", async () => {
+  it("shows consent right after sign-in", async () => {
     const server = startServer();
     const client = await registerClient(server, publicClientBody());
     const { challenge } = await createPkce();
@@ -243,9 +243,10 @@ describe("sign-in session", () => {
 
     const session = await signIn(server, query);
 
-    const location = new URL(session.location, "http://127.0.0.1:8787");
-    expect(location.pathname).toBe("/authorize");
-    expect(Object.fromEntries(location.searchParams)).toEqual(Object.fromEntries(query));
+    expect(session.consent.form.action).toBe("/authorize");
+    const requestFields = session.consent.form.fields.filter(([name]) => name !== "csrf_token");
+    expect(Object.fromEntries(requestFields)).toEqual(Object.fromEntries(query));
+    expect(session.consent.response.headers.get("Content-Security-Policy")).toContain("frame-ancestors 'none'");
   });
 
   it("sets no cookie on the sign-in page", async () => {

@@ -208,12 +208,21 @@ export function sessionSetCookie(response: Response): string | undefined {
   return response.headers.getSetCookie().find((cookie) => cookie.startsWith(`${SESSION_COOKIE}=`));
 }
 
+/** The consent page as a signed-in user sees it. */
+export interface ConsentPage {
+  response: Response;
+  html: string;
+  form: HtmlForm;
+}
+
 /** A browser's session at the server after sign-in. */
 export interface BrowserSession {
   /** `Cookie` request header that carries the session. */
   cookie: string;
-  /** Where the sign-in redirected the browser: the authorization endpoint with the same request. */
+  /** The authorization request the user signed in for; opened with the cookie, it shows consent. */
   location: string;
+  /** The consent page, which the sign-in post returns directly. */
+  consent: ConsentPage;
 }
 
 function postForm(server: TestServer, path: string, fields: Iterable<[string, string]>, headers: Record<string, string> = {}) {
@@ -224,9 +233,17 @@ function postForm(server: TestServer, path: string, fields: Iterable<[string, st
   });
 }
 
+async function readConsent(response: Response): Promise<ConsentPage> {
+  const html = await response.text();
+  expect(response.status, html).toBe(200);
+  const [form] = await readForms(html);
+  expect(form?.decisions).toEqual(["approve", "deny"]);
+  return { response, html, form: form! };
+}
+
 /**
  * Opens the authorization endpoint without a session and submits the sign-in form with `username`,
- * as a user would. Returns the session cookie and the page the server sends the browser to next.
+ * as a user would. Returns the session cookie and the consent page the sign-in post returns.
  */
 export async function signIn(server: TestServer, query: URLSearchParams, username = "alice"): Promise<BrowserSession> {
   const page = await server.send(`/authorize?${query}`);
@@ -238,28 +255,15 @@ export async function signIn(server: TestServer, query: URLSearchParams, usernam
   const fields = form!.fields.filter(([name]) => name !== "username");
   fields.push(["username", username]);
   const response = await postForm(server, form!.action, fields);
-  expect(response.status).toBe(303);
 
   const setCookie = sessionSetCookie(response);
   expect(setCookie).toBeDefined();
-  return { cookie: setCookie!.split(";")[0]!, location: response.headers.get("Location")! };
-}
-
-/** The consent page as a signed-in user sees it. */
-export interface ConsentPage {
-  response: Response;
-  html: string;
-  form: HtmlForm;
+  return { cookie: setCookie!.split(";")[0]!, location: `/authorize?${query}`, consent: await readConsent(response) };
 }
 
 /** Opens `path` (the authorization endpoint) with the session cookie and reads the consent form. */
 export async function openConsent(server: TestServer, session: BrowserSession, path = session.location): Promise<ConsentPage> {
-  const response = await server.send(path, { headers: { Cookie: session.cookie } });
-  const html = await response.text();
-  expect(response.status, html).toBe(200);
-  const [form] = await readForms(html);
-  expect(form?.decisions).toEqual(["approve", "deny"]);
-  return { response, html, form: form! };
+  return readConsent(await server.send(path, { headers: { Cookie: session.cookie } }));
 }
 
 /** Returns the value of the hidden `csrf_token` field of a form. */
@@ -306,8 +310,7 @@ export async function authorize(
   const pkce = await createPkce();
   const query = authorizationQuery(client, pkce.challenge, overrides);
   const session = await signIn(server, query, username);
-  const consent = await openConsent(server, session);
-  const response = await submitConsent(server, session, consent.form, "approve");
+  const response = await submitConsent(server, session, session.consent.form, "approve");
   expect(response.status).toBe(303);
 
   const location = new URL(response.headers.get("Location")!);
