@@ -112,7 +112,7 @@ export function mcpRoutes(config: Config, resource: string): Hono<AppEnv> {
     resourceMetadata: resourceMetadataUrl(resource),
     requiredScopes: config.MCP_REQUIRED_SCOPES,
     // The server's own keys, already in memory: no JWKS fetch and no storage read per request.
-    keys: async (c) => keySetOf(await loadSigningKeys(c.env, config, Math.floor(Date.now() / 1000))),
+    keys: async (c) => keySetOf(await loadSigningKeys(c.env, config, (c as AppContext).var.now())),
   });
 
   const routes = new Hono<AppEnv>();
