@@ -3,14 +3,14 @@ import { base64url, createLocalJWKSet, type JWTPayload, jwtVerify, type Protecte
 import { expect } from "vitest";
 import { createApp } from "../../src/app.js";
 
-/** The issuer that wrangler.toml configures, and the origin of every request sent to the Worker. */
-export const ISSUER = "http://127.0.0.1:8787";
+import { CLIENT_ORIGIN, ISSUER } from "./helpers.js";
+
+// The constants and the JSON error check are shared with the registration and discovery tests.
+export { CLIENT_ORIGIN, type ExpectedError, expectOAuthError, ISSUER } from "./helpers.js";
 
 /** The protected resource that the server uses when a request names none. */
 export const RESOURCE = `${ISSUER}/mcp`;
 
-/** Origin of a browser MCP client on another port, sent on every token, revocation and introspection request. */
-export const CLIENT_ORIGIN = "http://localhost:6274";
 
 /** Time at which every test server's clock starts, in whole seconds since the epoch. */
 export const START_TIME = 1_800_000_000;
@@ -440,26 +440,6 @@ export async function verifyAccessToken(
 ): Promise<{ payload: JWTPayload; protectedHeader: ProtectedHeaderParameters }> {
   const jwks = createLocalJWKSet((await fetchJwks(server)) as Parameters<typeof createLocalJWKSet>[0]);
   return jwtVerify(token, jwks, { issuer: ISSUER, currentDate: new Date(server.clock * 1000) });
-}
-
-/** An error response of RFC 6749 §5.2 as a test expects it. */
-export interface ExpectedError {
-  status: number;
-  error: string;
-  description: string;
-}
-
-/**
- * Checks an error response of RFC 6749 §5.2: status, error code, exact description, no caching,
- * and the CORS header that lets a browser client read it.
- */
-export async function expectOAuthError(response: Response, expected: ExpectedError): Promise<void> {
-  expect(response.status).toBe(expected.status);
-  expect(response.headers.get("Access-Control-Allow-Origin")).toBe("*");
-  expect(response.headers.get("Cache-Control")).toBe("no-store");
-  const body = (await response.json()) as Record<string, unknown>;
-  expect(body.error).toBe(expected.error);
-  expect(body.error_description).toBe(expected.description);
 }
 
 /** An error redirect of RFC 6749 §4.1.2.1 as a test expects it. */
