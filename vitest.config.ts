@@ -4,6 +4,8 @@ import { defineConfig } from "vitest/config";
 
 export default defineConfig({
   test: {
+    // The Worker writes a JSON log line per failed request; show them only for failing tests.
+    silent: "passed-only",
     projects: [
       {
         plugins: [

@@ -43,7 +43,7 @@ export function errorPage(c: AppContext, error: OAuthError, returnTo?: string): 
   c.set("error", error);
   const next = returnTo
     ? html`<p><a href="${returnTo}">Return to the application</a>; it will be told that sign-in failed.</p>`
-    : html`<p>Return to the application and try again. If this persists, its developer must fix its OAuth settings.</p>`;
+    : html`<p>Go back to the application and start the sign-in again.</p>`;
   const body = html`<h1>This sign-in request cannot continue</h1>
 <p>${error.description}</p>
 <p>Error code: <code>${error.code}</code>.</p>
