@@ -41,7 +41,7 @@ export default {
       return Response.json({ error: "invalid_request", error_description: "Missing MCP-Auth-* identity headers." }, { status: 401 });
     }
 
-    // Stateless: a new server and transport per request, so any Worker isolate can answer.
+    // Stateless: a new server and transport per request, so any Worker isolate can serve it.
     const server = buildServer(caller);
     const transport = new WebStandardStreamableHTTPServerTransport({ sessionIdGenerator: undefined, enableJsonResponse: false });
     await server.connect(transport);

@@ -381,7 +381,7 @@ describe("RFC 6749 §4.1.3 authorization code redemption", () => {
     const client = await registerClient(server, confidentialClientBody("client_secret_post"));
     const authorization = await authorize(server, client);
     const first = await readTokenResponse(await exchangeCode(server, client, authorization));
-    // KV deletes the code when its TTL ends, so deleting it here stands in for that expiry.
+    // KV deletes the code when its TTL ends, so deleting it here simulates that expiry.
     await env.KV.delete(`code:${await sha256Base64url(authorization.code)}`);
 
     const replay = await exchangeCode(server, client, authorization);
