@@ -102,7 +102,7 @@ function buildApp(config: Config, now: () => number): Hono<AppEnv> {
 
   app.route("/", metadataRoutes(config));
   app.route("/", resourceMetadataRoutes(config));
-  for (const resource of mcpResources) app.route("/", mcpRoutes(config, resource));
+  for (const resource of mcpResources) app.route("/", mcpRoutes(config, resource, now));
   app.route(base || "/", jwksRoutes());
   app.route(base || "/", registrationRoutes());
   app.route(base || "/", authorizationRoutes(identity, base));

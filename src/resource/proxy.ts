@@ -103,7 +103,7 @@ async function forward(c: AppContext): Promise<Response> {
  * Creates the protected MCP endpoint: CORS and Origin validation as the MCP Streamable HTTP transport
  * requires, bearer verification, then the proxy.
  */
-export function mcpRoutes(config: Config, resource: string): Hono<AppEnv> {
+export function mcpRoutes(config: Config, resource: string, now: () => number): Hono<AppEnv> {
   const path = new URL(resource).pathname;
   const allowed = [...config.MCP_ALLOWED_ORIGINS, new URL(config.ISSUER).origin];
   const verify = bearerAuth({
@@ -111,8 +111,9 @@ export function mcpRoutes(config: Config, resource: string): Hono<AppEnv> {
     resource,
     resourceMetadata: resourceMetadataUrl(resource),
     requiredScopes: config.MCP_REQUIRED_SCOPES,
+    now,
     // The server's own keys, already in memory: no JWKS fetch and no storage read per request.
-    keys: async (c) => keySetOf(await loadSigningKeys(c.env, config, (c as AppContext).var.now())),
+    keys: async (c) => keySetOf(await loadSigningKeys(c.env, config, now())),
   });
 
   const routes = new Hono<AppEnv>();
