@@ -70,13 +70,15 @@ function buildApp(config: Config, now: () => number): Hono<AppEnv> {
     c.set("now", now);
     await next();
   });
-  // The authorization endpoint is a top-level navigation carrying the user's session cookie, so it
-  // stays closed to cross-origin reads. MCP endpoints have CORS of their own (resource/proxy.ts).
-  // Every other route is an API that browser clients call.
+  // The authorization endpoint and the upstream sign-in callback are top-level navigations that
+  // carry the user's cookies, so they stay closed to cross-origin reads. MCP endpoints have CORS of
+  // their own (resource/proxy.ts). Every other route is an API that browser clients call.
   const issuerOrigin = new URL(config.ISSUER).origin;
   const mcpResources = config.RESOURCES.filter((resource) => new URL(resource).origin === issuerOrigin);
   const mcpPaths = new Set(mcpResources.map((resource) => new URL(resource).pathname));
-  app.use((c, next) => (c.req.path.startsWith(`${base}/authorize`) || mcpPaths.has(c.req.path) ? next() : cors(c, next)));
+  const pagePrefixes = [`${base}/authorize`, `${base}/oidc/`];
+  const isPage = (path: string) => pagePrefixes.some((prefix) => path.startsWith(prefix));
+  app.use((c, next) => (isPage(c.req.path) || mcpPaths.has(c.req.path) ? next() : cors(c, next)));
   app.use(
     methodNotAllowed({
       app,

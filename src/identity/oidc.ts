@@ -33,10 +33,6 @@ function browserBinding(c: AppContext): string {
   return value;
 }
 
-async function s256(verifier: string): Promise<string> {
-  return sha256(verifier);
-}
-
 /** Checks the user against the configured allow-lists of subjects and email domains. */
 function allowed(config: Config, claims: JWTPayload): boolean {
   const subjects = config.OIDC_ALLOWED_SUBJECTS;
@@ -137,7 +133,8 @@ export function oidcIdentity(config: Config, basePath: string): IdentityProvider
     url.searchParams.set("scope", config.OIDC_SCOPES.join(" "));
     url.searchParams.set("state", state);
     url.searchParams.set("nonce", nonce);
-    url.searchParams.set("code_challenge", await s256(codeVerifier));
+    // RFC 7636 §4.2: the S256 challenge is the base64url SHA-256 of the verifier.
+    url.searchParams.set("code_challenge", await sha256(codeVerifier));
     url.searchParams.set("code_challenge_method", "S256");
     return c.redirect(url.href, 303);
   }
