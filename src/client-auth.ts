@@ -2,7 +2,7 @@ import { type Client, findClient } from "./clients.js";
 import type { AppContext } from "./context.js";
 import { matchesHash } from "./crypto.js";
 import { OAuthError } from "./errors.js";
-import { challenge } from "./http.js";
+import { challenge } from "./www-authenticate.js";
 import type { TokenEndpointAuthMethod } from "./registration/metadata.js";
 
 interface PresentedCredentials {

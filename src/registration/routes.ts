@@ -3,7 +3,8 @@ import { type Client, deleteClient, findClient, insertClient, updateClient } fro
 import { type AppContext, type AppEnv, logEvent } from "../context.js";
 import { matchesHash, randomToken, sha256 } from "../crypto.js";
 import { OAuthError } from "../errors.js";
-import { challenge, NO_STORE, readJsonObject } from "../http.js";
+import { NO_STORE, readJsonObject } from "../http.js";
+import { challenge } from "../www-authenticate.js";
 import { type ClientMetadata, parseClientMetadata } from "./metadata.js";
 
 /** Credentials returned once, at registration or when an update issues a new secret. */

@@ -1,6 +1,6 @@
 import type { Context, MiddlewareHandler } from "hono";
 import { createRemoteJWKSet, type JWTVerifyGetKey, jwtVerify } from "jose";
-import { challenge } from "../http.js";
+import { challenge } from "../www-authenticate.js";
 
 /** The identity an access token grants, set on the Hono context as `auth` by `bearerAuth`. */
 export interface BearerIdentity {

@@ -1,6 +1,8 @@
+import { Hono } from "hono";
 import * as jose from "jose";
 import * as oauth from "oauth4webapi";
 import { beforeAll, describe, expect, inject, it } from "vitest";
+import { type BearerEnv, bearerAuth } from "../../src/resource/bearer.js";
 import { registrationCase } from "./helpers/fixtures.js";
 
 const issuer = inject("baseUrl");
@@ -119,4 +121,51 @@ describe("oauth4webapi authorization code flow", () => {
       expect(refreshed.refresh_token).not.toBe(tokens.refresh_token);
     });
   }
+});
+
+describe("bearerAuth in another Worker", () => {
+  it("verifies with the JWKS fetched once", async () => {
+    const as = await oauth.processDiscoveryResponse(issuerUrl, await oauth.discoveryRequest(issuerUrl, { algorithm: "oauth2", ...loopbackOnly }));
+    const body = registrationCase("command-line agent on a random localhost port").body;
+    const registered = await oauth.processDynamicClientRegistrationResponse(await oauth.dynamicClientRegistrationRequest(as, body, loopbackOnly));
+    const client: oauth.Client = { client_id: registered.client_id };
+    const verifier = oauth.generateRandomCodeVerifier();
+    const authorizationUrl = new URL(as.authorization_endpoint!);
+    authorizationUrl.searchParams.set("client_id", client.client_id);
+    authorizationUrl.searchParams.set("redirect_uri", body.redirect_uris[0]!);
+    authorizationUrl.searchParams.set("response_type", "code");
+    authorizationUrl.searchParams.set("code_challenge", await oauth.calculatePKCECodeChallenge(verifier));
+    authorizationUrl.searchParams.set("code_challenge_method", "S256");
+    const params = oauth.validateAuthResponse(as, client, await approveAsUser(authorizationUrl, "carol"), oauth.expectNoState);
+    const tokens = await oauth.processAuthorizationCodeResponse(
+      as,
+      client,
+      await oauth.authorizationCodeGrantRequest(as, client, oauth.None(), params, body.redirect_uris[0]!, verifier, loopbackOnly),
+    );
+
+    // An MCP server of its own that verifies tokens with the default key source: the issuer's JWKS.
+    const jwksRequests: string[] = [];
+    const realFetch = globalThis.fetch;
+    globalThis.fetch = (input, init) => {
+      jwksRequests.push(String(input instanceof Request ? input.url : input));
+      return realFetch(input, init);
+    };
+    try {
+      const app = new Hono<BearerEnv>()
+        .use(bearerAuth({ issuer, resource: `${issuer}/mcp`, resourceMetadata: `${issuer}/.well-known/oauth-protected-resource/mcp` }))
+        .get("/mcp", (c) => c.json({ subject: c.get("auth").subject, name: c.get("auth").name }));
+
+      for (let request = 0; request < 3; request++) {
+        const response = await app.request("/mcp", { headers: { Authorization: `Bearer ${tokens.access_token}` } });
+        expect(response.status).toBe(200);
+        expect(((await response.json()) as { name: string }).name).toBe("carol");
+      }
+      const rejected = await app.request("/mcp", { headers: { Authorization: "Bearer not-a-token" } });
+      expect(rejected.status).toBe(401);
+    } finally {
+      globalThis.fetch = realFetch;
+    }
+
+    expect(jwksRequests).toEqual([`${issuer}/.well-known/jwks.json`]);
+  });
 });
