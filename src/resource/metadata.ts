@@ -25,18 +25,22 @@ export function buildResourceMetadata(config: Config, resource: string) {
 }
 
 /**
- * Serves the metadata of every configured resource at its path-suffixed URL, and the first
- * resource's also at the bare well-known URL, where clients look when the suffixed form is missing.
+ * Serves the metadata of every configured resource on the issuer's origin at its path-suffixed
+ * URL, and the first one's also at the bare well-known URL, where clients look when the suffixed
+ * form is missing. A resource on another origin publishes its own metadata.
  */
 export function resourceMetadataRoutes(config: Config): Hono<AppEnv> {
   const routes = new Hono<AppEnv>();
   const headers = { "Content-Type": "application/json", "Cache-Control": "public, max-age=3600" };
   const serve = (body: string) => () => new Response(body, { headers });
+  const origin = new URL(config.ISSUER).origin;
+  const local = config.RESOURCES.filter((resource) => new URL(resource).origin === origin);
+  if (local.length === 0) return routes;
 
-  for (const resource of config.RESOURCES) {
+  for (const resource of local) {
     routes.get(new URL(resourceMetadataUrl(resource)).pathname, serve(JSON.stringify(buildResourceMetadata(config, resource))));
   }
-  const bare = JSON.stringify(buildResourceMetadata(config, config.RESOURCES[0]!));
+  const bare = JSON.stringify(buildResourceMetadata(config, local[0]!));
   if (!routes.routes.some((route) => route.path === WELL_KNOWN)) routes.get(WELL_KNOWN, serve(bare));
   return routes;
 }

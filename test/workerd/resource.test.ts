@@ -223,3 +223,25 @@ describe("MCP proxy", () => {
     expect(response.headers.get("Access-Control-Allow-Origin")).toBe("https://inspector.example");
   });
 });
+
+describe("resources on another origin", () => {
+  it("leaves their metadata to their own server", async () => {
+    const server = startServer({ RESOURCES: ["https://mcp.example.com/mcp"] });
+
+    const response = await server.send("/.well-known/oauth-protected-resource/mcp");
+    const body = await readJson<{ error: string }>(response);
+
+    expect(response.status).toBe(404);
+    expect(body.error).toBe("not_found");
+  });
+
+  it("issues tokens for them", async () => {
+    const server = startServer({ RESOURCES: ["https://mcp.example.com/mcp"] });
+    const client = await registerClient(server, publicClientBody());
+
+    const tokens = await issueTokens(server, client, { resource: "https://mcp.example.com/mcp" });
+    const { payload } = await verifyAccessToken(server, tokens.access_token);
+
+    expect(payload.aud).toBe("https://mcp.example.com/mcp");
+  });
+});
