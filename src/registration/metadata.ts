@@ -64,7 +64,7 @@ function buildSchema(config: Config) {
       ),
       grant_types: z.optional(
         z
-          .array(z.enum(GRANT_TYPES, { error: `must contain only ${GRANT_TYPES.join(" and ")}` }), {
+          .array(z.enum(GRANT_TYPES, { error: `must be ${GRANT_TYPES.join(" or ")}` }), {
             error: "must be an array of grant types",
           })
           .check(
@@ -76,7 +76,7 @@ function buildSchema(config: Config) {
       ),
       response_types: z.optional(
         z
-          .array(z.literal("code", { error: 'must contain only "code"' }), { error: "must be an array of response types" })
+          .array(z.literal("code", { error: 'must be "code"' }), { error: "must be an array of response types" })
           .check(z.minLength(1, 'must contain "code"'), z.refine(uniqueValues, { message: "must not repeat a value" })),
       ),
       scope: z.optional(

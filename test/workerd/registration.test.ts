@@ -210,7 +210,7 @@ describe("RFC 7591 dynamic client registration", () => {
         name: "an unsupported grant type",
         body: { redirect_uris: [REDIRECT_URI], grant_types: ["client_credentials"] },
         error: "invalid_client_metadata",
-        description: '"grant_types[0]" must contain only authorization_code and refresh_token',
+        description: '"grant_types[0]" must be authorization_code or refresh_token',
       },
       {
         name: "grant_types without authorization_code",
@@ -222,7 +222,7 @@ describe("RFC 7591 dynamic client registration", () => {
         name: "the token response type",
         body: { redirect_uris: [REDIRECT_URI], response_types: ["token"] },
         error: "invalid_client_metadata",
-        description: '"response_types[0]" must contain only "code"',
+        description: '"response_types[0]" must be "code"',
       },
       {
         name: "an unknown token_endpoint_auth_method",
