@@ -139,6 +139,23 @@ export async function findGrant(db: D1Database, grantId: string): Promise<Grant 
   return row ?? undefined;
 }
 
+/**
+ * Revokes the grant that the first redemption of a code created, for a replay that finds the
+ * code gone from KV. One statement, so it costs one round trip.
+ * @returns the revoked grant's id, or `undefined` when the code was never redeemed or its grant is already revoked
+ */
+export async function revokeRedeemedCode(db: D1Database, codeHash: string, now: number): Promise<string | undefined> {
+  const row = await db
+    .prepare(
+      `UPDATE grants SET revoked_at = ?
+       WHERE id = (SELECT grant_id FROM code_redemptions WHERE code_hash = ?) AND revoked_at IS NULL
+       RETURNING id`,
+    )
+    .bind(now, codeHash)
+    .first<{ id: string }>();
+  return row?.id;
+}
+
 /** Revokes a grant, and with it every refresh token of the family. */
 export async function revokeGrant(db: D1Database, grantId: string, now: number): Promise<void> {
   await db.prepare("UPDATE grants SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL").bind(now, grantId).run();

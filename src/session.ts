@@ -19,6 +19,14 @@ export interface Session {
  */
 const COOKIE = "__Host-session";
 
+/**
+ * Sets a `__Host-` cookie: Secure, HttpOnly, SameSite=Lax, path "/", no domain, lasting `maxAge`
+ * seconds. Every cookie of this server is one of these.
+ */
+export function setHostCookie(c: AppContext, name: `__Host-${string}`, value: string, maxAge: number): void {
+  setCookie(c, name, value, { path: "/", secure: true, httpOnly: true, sameSite: "Lax", maxAge });
+}
+
 /** Starts a session for a user and sets its cookie; the cookie value is stored only as a hash. */
 export async function startSession(c: AppContext, user: User): Promise<Session> {
   const userId = user.id;
@@ -31,7 +39,7 @@ export async function startSession(c: AppContext, user: User): Promise<Session> 
     .bind(await sha256(id), userId, csrfToken, now, now + ttl)
     .run();
 
-  setCookie(c, COOKIE, id, { path: "/", secure: true, httpOnly: true, sameSite: "Lax", maxAge: ttl });
+  setHostCookie(c, COOKIE, id, ttl);
   return { userId, userName: user.name ?? user.subject, csrfToken };
 }
 

@@ -1,7 +1,7 @@
 import { html, raw } from "hono/html";
 import type { HtmlEscapedString } from "hono/utils/html";
 import type { AppContext } from "../context.js";
-import type { OAuthError } from "../errors.js";
+import { OAuthError } from "../errors.js";
 import { isLoopbackRedirect, isPrivateUseRedirect } from "../redirect-uri.js";
 import type { AuthorizationRequest } from "./request.js";
 
@@ -49,6 +49,12 @@ export function errorPage(c: AppContext, error: OAuthError, returnTo?: string): 
 <p>Error code: <code>${error.code}</code>.</p>
 ${next}`;
   return c.html(layout("Authorization error", body), error.status as 400, PAGE_HEADERS);
+}
+
+/** Renders the 403 page for a consent form whose CSRF token is missing or does not match. */
+export function invalidConsentFormPage(c: AppContext, cause: string): Response | Promise<Response> {
+  const description = "The consent form is invalid or expired. Start the sign-in again from the application.";
+  return errorPage(c, new OAuthError("invalid_request", description, { status: 403, cause }));
 }
 
 /** Renders the development sign-in form, which takes a user name and no password. */

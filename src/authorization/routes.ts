@@ -5,7 +5,7 @@ import { readForm, singleValues } from "../http.js";
 import type { IdentityProvider } from "../identity/provider.js";
 import { checkCsrfToken, currentSession } from "../session.js";
 import { issueCode } from "./codes.js";
-import { consentPage, errorPage } from "./pages.js";
+import { consentPage, errorPage, invalidConsentFormPage } from "./pages.js";
 import { checkRequest } from "./check.js";
 import { hasConsent, rememberConsent } from "./consents.js";
 import { redirectToClient } from "./request.js";
@@ -55,13 +55,7 @@ export function authorizationRoutes(identity: IdentityProvider, basePath: string
     // The form is only valid with the token of the session that rendered it, so another site
     // cannot post an approval on the user's behalf.
     if (!(await checkCsrfToken(session, csrfToken))) {
-      return errorPage(
-        c,
-        new OAuthError("invalid_request", "The consent form is invalid or expired. Start the sign-in again from the application.", {
-          status: 403,
-          cause: csrfToken ? "CSRF token mismatch" : "CSRF token missing",
-        }),
-      );
+      return invalidConsentFormPage(c, csrfToken ? "CSRF token mismatch" : "CSRF token missing");
     }
 
     if (decision !== "approve") {

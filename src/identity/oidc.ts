@@ -1,17 +1,17 @@
 import { Hono } from "hono";
-import { getCookie, setCookie } from "hono/cookie";
+import { getCookie } from "hono/cookie";
 import type { JWTPayload } from "jose";
 import { checkRequest } from "../authorization/check.js";
 import { issueCode } from "../authorization/codes.js";
 import { rememberConsent } from "../authorization/consents.js";
-import { consentPage, errorPage } from "../authorization/pages.js";
+import { consentPage, errorPage, invalidConsentFormPage } from "../authorization/pages.js";
 import { type AuthorizationRequest, clientRedirectUrl } from "../authorization/request.js";
 import type { Config } from "../config.js";
 import { type AppContext, type AppEnv, logEvent } from "../context.js";
 import { matchesHash, randomToken, sha256 } from "../crypto.js";
 import { type ErrorCode, OAuthError } from "../errors.js";
 import { readForm, singleValues } from "../http.js";
-import { startSession } from "../session.js";
+import { setHostCookie, startSession } from "../session.js";
 import { upsertUser } from "../users.js";
 import type { IdentityProvider } from "./provider.js";
 import { exchangeCode, fetchUserInfo, UpstreamError, upstreamMetadata, verifyIdToken } from "./upstream.js";
@@ -21,7 +21,7 @@ import { exchangeCode, fetchUserInfo, UpstreamError, upstreamMetadata, verifyIdT
  * another site cannot post an approval) and the callback must come with it (so a callback cannot
  * be replayed in another browser).
  */
-const BROWSER_COOKIE = "__Host-upstream";
+const BROWSER_COOKIE = "__Host-upstream" as const;
 /** How long the user has to finish signing in upstream, in seconds. */
 const TRANSACTION_TTL = 600;
 
@@ -29,7 +29,7 @@ function browserBinding(c: AppContext): string {
   const existing = getCookie(c, BROWSER_COOKIE);
   if (existing && /^[A-Za-z0-9_-]{43}$/.test(existing)) return existing;
   const value = randomToken();
-  setCookie(c, BROWSER_COOKIE, value, { path: "/", secure: true, httpOnly: true, sameSite: "Lax", maxAge: TRANSACTION_TTL });
+  setHostCookie(c, BROWSER_COOKIE, value, TRANSACTION_TTL);
   return value;
 }
 
@@ -84,13 +84,7 @@ export function oidcIdentity(config: Config, basePath: string): IdentityProvider
 
     const binding = getCookie(c, BROWSER_COOKIE);
     if (!binding || !submitted || !(await matchesHash(submitted, await sha256(binding)))) {
-      return errorPage(
-        c,
-        new OAuthError("invalid_request", "The consent form is invalid or expired. Start the sign-in again from the application.", {
-          status: 403,
-          cause: "upstream consent CSRF token mismatch",
-        }),
-      );
+      return invalidConsentFormPage(c, "upstream consent CSRF token mismatch");
     }
     if (decision !== "approve") {
       const error = new OAuthError("access_denied", "The user denied the request.");
@@ -113,7 +107,7 @@ export function oidcIdentity(config: Config, basePath: string): IdentityProvider
     }
 
     // The binding cookie must live as long as the transaction that starts now.
-    setCookie(c, BROWSER_COOKIE, binding, { path: "/", secure: true, httpOnly: true, sameSite: "Lax", maxAge: TRANSACTION_TTL });
+    setHostCookie(c, BROWSER_COOKIE, binding, TRANSACTION_TTL);
     const state = randomToken();
     const nonce = randomToken();
     const codeVerifier = randomToken();

@@ -5,7 +5,7 @@ import type { Client } from "../clients.js";
 import { type AppContext, type AppEnv, logEvent } from "../context.js";
 import { sha256 } from "../crypto.js";
 import { OAuthError } from "../errors.js";
-import { findRefreshToken, redeemCode, revokeGrant, rotateRefreshToken } from "../grants.js";
+import { findRefreshToken, redeemCode, revokeGrant, revokeRedeemedCode, rotateRefreshToken } from "../grants.js";
 import { NO_STORE, readForm } from "../http.js";
 import { loadSigningKeys } from "../keys.js";
 import { type AccessTokenGrant, signAccessToken } from "./access-token.js";
@@ -63,13 +63,8 @@ async function authorizationCodeGrant(c: AppContext, client: Client, form: Map<s
   if (!record) {
     // The code may have been redeemed already and then expired from KV. A replay still revokes
     // what the first redemption issued.
-    const redeemed = await c.env.DB.prepare("SELECT grant_id FROM code_redemptions WHERE code_hash = ?")
-      .bind(codeHash)
-      .first<{ grant_id: string }>();
-    if (redeemed) {
-      await revokeGrant(c.env.DB, redeemed.grant_id, now);
-      logEvent(c, "authorization_code_replayed", { client_id: client.client_id, grant_id: redeemed.grant_id });
-    }
+    const revokedGrantId = await revokeRedeemedCode(c.env.DB, codeHash, now);
+    if (revokedGrantId) logEvent(c, "authorization_code_replayed", { client_id: client.client_id, grant_id: revokedGrantId });
     throw invalidGrant("unknown authorization code");
   }
   if (record.expires_at <= now) throw invalidGrant("authorization code expired");
