@@ -143,3 +143,19 @@ describe("CORS_ALLOWED_ORIGINS", () => {
     await readJson(response);
   });
 });
+
+describe("CORS on unexpected failures", () => {
+  it("lets a browser read a 500", async () => {
+    // Without its D1 binding the Worker fails inside the handler, as it would on a storage outage.
+    const broken = appWithConfig({ DB: undefined });
+
+    const response = await sendJson(broken, "/register", { redirect_uris: ["http://127.0.0.1:3000/callback"] });
+    const body = await readJson<{ error: string; error_description: string }>(response);
+
+    expect(response.status).toBe(500);
+    expect(response.headers.get("Access-Control-Allow-Origin")).toBe("*");
+    expect(response.headers.get("Cache-Control")).toBe("no-store");
+    expect(body.error).toBe("server_error");
+    expect(body.error_description).toBe("The server encountered an unexpected error.");
+  });
+});
