@@ -1,7 +1,7 @@
-// `npm run bench`: full OAuth flows through this project's Worker and through an anchor built on
-// @cloudflare/workers-oauth-provider, both under `wrangler dev` on 127.0.0.1; micro-benchmarks of
-// the hot paths inside workerd; bundle sizes; and a verdict per target. docs/performance.md
-// explains the numbers and how to read them.
+// `npm run bench` drives full OAuth flows through this project's Worker and through an anchor built
+// on @cloudflare/workers-oauth-provider, both under `wrangler dev` on 127.0.0.1. It also runs
+// micro-benchmarks of the hot paths inside workerd, measures the bundles and prints a verdict per
+// target. docs/performance.md explains the numbers and how to read them.
 //
 // Environment variables, all optional:
 //   BENCH_FLOWS          flows per server per concurrency level (default 200)
